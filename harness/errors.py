@@ -1,0 +1,136 @@
+"""The one exception hierarchy of realtime-harness.
+
+Every error the harness raises on purpose is a :class:`HarnessError`. Where a
+standard exception already says the same thing, ours subclasses it too, so
+``except ValueError`` keeps working for users who do not know us::
+
+    HarnessError
+    ├── UsageError(HarnessError, ValueError)          bad arguments, unknown record mode
+    ├── CassetteError(HarnessError, ValueError)       the file is wrong: .path .lineno .reason
+    │   └── CassetteNotFound(CassetteError, FileNotFoundError)
+    ├── CassetteMismatch(HarnessError, AssertionError) replay diverged: .expected .received .diff
+    │   └── UnplayedFrames(CassetteMismatch)
+    ├── RedactionError(HarnessError)
+    ├── ConversationError(HarnessError)               .error_event: the API error payload
+    ├── HistoryError(HarnessError, ValueError)        reset_history refused the histories
+    └── TransportError(HarnessError)
+        ├── TransportNotConnected(TransportError)     sending while disconnected
+        └── TransportClosed(TransportError)           .code .reason
+    HarnessWarning(UserWarning)
+
+Messages name the file, line, frame index, side and event type at fault, and never
+contain a secret: callers pass already-redacted text.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = [
+    "CassetteError",
+    "CassetteMismatch",
+    "CassetteNotFound",
+    "ConversationError",
+    "HarnessError",
+    "HarnessWarning",
+    "HistoryError",
+    "RedactionError",
+    "TransportClosed",
+    "TransportError",
+    "TransportNotConnected",
+    "UnplayedFrames",
+    "UsageError",
+]
+
+
+class HarnessError(Exception):
+    """Base class of every error realtime-harness raises on purpose."""
+
+
+class UsageError(HarnessError, ValueError):
+    """An argument, option or configuration value is not one we accept."""
+
+
+class CassetteError(HarnessError, ValueError):
+    """A cassette file is malformed; the message reads ``path:line: reason``."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, lineno: int | None, reason: str) -> None:
+        self.path = os.fspath(path) if path is not None else None
+        self.lineno = lineno
+        self.reason = reason
+        where = self.path if self.path is not None else "<cassette>"
+        if lineno is not None:
+            where = f"{where}:{lineno}"
+        super().__init__(f"{where}: {reason}")
+
+
+class CassetteNotFound(CassetteError, FileNotFoundError):
+    """The cassette file does not exist (and the record mode does not allow creating it)."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str | None = None) -> None:
+        super().__init__(path, None, reason or "no such cassette")
+
+
+class CassetteMismatch(HarnessError, AssertionError):
+    """Replay diverged from the cassette.
+
+    Attributes:
+        expected: the recorded frame the server wanted (or ``None``).
+        received: what the client sent instead (or ``None``).
+        diff: the readable, multi-line report; also ``str(self)``.
+    """
+
+    def __init__(self, diff: str, *, expected: Any = None, received: Any = None) -> None:
+        self.diff = diff
+        self.expected = expected
+        self.received = received
+        super().__init__(diff)
+
+
+class UnplayedFrames(CassetteMismatch):
+    """Recorded frames were never played before the connection closed."""
+
+
+class RedactionError(HarnessError):
+    """A redaction rule is invalid, or a secret could not be scrubbed."""
+
+
+class ConversationError(HarnessError):
+    """The simulated conversation refused a client event.
+
+    Attributes:
+        error_event: the API ``error`` server event that describes the refusal.
+    """
+
+    def __init__(self, message: str, error_event: dict[str, Any]) -> None:
+        self.error_event = error_event
+        super().__init__(message)
+
+
+class HistoryError(HarnessError, ValueError):
+    """``reset_history`` refused the histories before sending anything.
+
+    Mirrors the reference's ``UserError`` for items the API cannot create.
+    """
+
+
+class TransportError(HarnessError):
+    """The transport could not do what was asked of it."""
+
+
+class TransportNotConnected(TransportError):
+    """An event was sent while the WebSocket is not connected."""
+
+
+class TransportClosed(TransportError):
+    """The connection closed; ``code`` and ``reason`` are the close frame's."""
+
+    def __init__(self, message: str, *, code: int | None = None, reason: str = "") -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(message)
+
+
+class HarnessWarning(UserWarning):
+    """Something worth knowing happened, but the harness carried on."""
