@@ -10,7 +10,7 @@ from typing import Any, TypeAlias
 
 import orjson
 
-__all__ = ["JSON", "JSONObject", "JSONDecodeError", "dumps", "dumps_str", "loads"]
+__all__ = ["JSON", "JSONDecodeError", "JSONObject", "dumps", "dumps_str", "loads"]
 
 JSON: TypeAlias = "dict[str, JSON] | list[JSON] | str | int | float | bool | None"
 JSONObject: TypeAlias = "dict[str, Any]"

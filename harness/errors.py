@@ -55,7 +55,9 @@ class UsageError(HarnessError, ValueError):
 class CassetteError(HarnessError, ValueError):
     """A cassette file is malformed; the message reads ``path:line: reason``."""
 
-    def __init__(self, path: str | os.PathLike[str] | None, lineno: int | None, reason: str) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None, lineno: int | None, reason: str
+    ) -> None:
         self.path = os.fspath(path) if path is not None else None
         self.lineno = lineno
         self.reason = reason
