@@ -1,0 +1,631 @@
+"""The cassette format v1: a header line, then one frame per line (JSONL, UTF-8).
+
+A cassette is what crossed the wire between a Realtime client and the API, in wire order::
+
+    {"format": "realtime-harness-cassette", "version": 1, "made": "recorded", ...}
+    {"side": "server", "t": 0.012, "conn": 0, "event": {"type": "session.created", ...}}
+    {"side": "client", "t": 0.013, "conn": 0, "event": {"type": "session.update", ...}}
+    {"side": "server", "t": 1.5, "conn": 0, "binary": "<base64>"}
+    {"side": "server", "t": 2.0, "conn": 0, "close": {"code": 1011, "reason": "..."}}
+
+``t`` is seconds since that connection opened (millisecond precision), non-decreasing per
+connection; ``conn`` is the connection index (0, 1, ... for sessions that reconnect).
+
+Reading streams (:func:`open_cassette` holds one line at a time, so a cassette of gigabytes
+reads in constant memory); :func:`load_cassette` loads a small file whole. Writing
+(:class:`CassetteWriter`) writes and flushes one line per frame with a single ``write`` call,
+so a process killed at any instant leaves every complete frame readable; a torn last line
+is reported by the reader with its line number, after the frames before it.
+
+Every bad input raises :class:`~harness.errors.CassetteError` naming the file, the line and
+what is wrong; unknown header keys are kept (:attr:`Header.extra`) and written back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, BinaryIO, Literal, TypeAlias
+
+from harness import _json
+from harness.errors import CassetteError, CassetteNotFound, UsageError
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "Cassette",
+    "CassetteReader",
+    "CassetteWriter",
+    "Frame",
+    "FrameKind",
+    "Header",
+    "Made",
+    "Side",
+    "StrPath",
+    "load_cassette",
+    "open_cassette",
+]
+
+FORMAT_NAME = "realtime-harness-cassette"
+FORMAT_VERSION = 1
+
+StrPath: TypeAlias = "str | os.PathLike[str]"
+
+# Keys of the header line that Header models; anything else lands in Header.extra.
+_HEADER_KEYS = frozenset(
+    {"format", "version", "made", "created", "endpoint", "client", "redactions", "note"}
+)
+_PAYLOAD_KEYS = ("event", "binary", "close")
+
+
+class Side(StrEnum):
+    """Which side of the WebSocket sent a frame."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class Made(StrEnum):
+    """How a cassette came to be: recorded from the real API, or synthesized by hand/script."""
+
+    RECORDED = "recorded"
+    SYNTHESIZED = "synthesized"
+
+
+class FrameKind(StrEnum):
+    """What a frame carries: a JSON event (text frame), a binary frame, or a close."""
+
+    EVENT = "event"
+    BINARY = "binary"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The first line of a cassette: where and how the frames were made.
+
+    Attributes:
+        version: the format version (always 1 here).
+        made: ``"recorded"`` or ``"synthesized"``.
+        created: ISO 8601 timestamp of the recording, free text.
+        path: the endpoint path the client connected to, e.g. ``/v1/realtime``.
+        query: the endpoint query, e.g. ``{"model": "gpt-realtime"}``.
+        client: free text naming the client that spoke.
+        redactions: names of the redaction rules applied before writing.
+        note: free text.
+        extra: header keys this version does not know, kept for the round trip.
+    """
+
+    version: int = FORMAT_VERSION
+    made: Made = Made.RECORDED
+    created: str = ""
+    path: str = "/v1/realtime"
+    query: Mapping[str, str] = field(default_factory=dict)
+    client: str = ""
+    redactions: tuple[str, ...] = ()
+    note: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the header line as a JSON object (known keys first, then the extra ones)."""
+        obj: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "version": self.version,
+            "made": str(self.made),
+            "created": self.created,
+            "endpoint": {"path": self.path, "query": dict(self.query)},
+            "client": self.client,
+            "redactions": list(self.redactions),
+        }
+        if self.note:
+            obj["note"] = self.note
+        for key, value in self.extra.items():
+            obj.setdefault(key, value)
+        return obj
+
+    @classmethod
+    def from_json(
+        cls, obj: Any, *, path: StrPath | None = None, lineno: int = 1
+    ) -> Header:
+        """Build a header from the decoded first line; raise CassetteError if it is not one."""
+
+        def bad(reason: str) -> CassetteError:
+            return CassetteError(path, lineno, reason)
+
+        if not isinstance(obj, dict):
+            raise bad(f"header must be a JSON object, got {_json_kind(obj)}")
+        if "format" not in obj and "side" in obj:
+            raise bad("frame before the header: line 1 must be the cassette header")
+        if obj.get("format") != FORMAT_NAME:
+            raise bad(f"not a cassette header: format must be {FORMAT_NAME!r}, "
+                      f"got {obj.get('format')!r}")
+        version = obj.get("version")
+        if version != FORMAT_VERSION or isinstance(version, bool):
+            raise bad(f"unsupported cassette version {version!r} (this harness reads version "
+                      f"{FORMAT_VERSION})")
+        made_raw = obj.get("made", Made.RECORDED.value)
+        try:
+            made = Made(made_raw)
+        except ValueError:
+            raise bad(f"header: made must be 'recorded' or 'synthesized', got {made_raw!r}") \
+                from None
+        created = obj.get("created", "")
+        if not isinstance(created, str):
+            raise bad(f"header: created must be a string, got {_json_kind(created)}")
+        endpoint = obj.get("endpoint", {})
+        if not isinstance(endpoint, dict):
+            raise bad(f"header: endpoint must be an object, got {_json_kind(endpoint)}")
+        ep_path = endpoint.get("path", "/v1/realtime")
+        if not isinstance(ep_path, str):
+            raise bad(f"header: endpoint.path must be a string, got {_json_kind(ep_path)}")
+        query = endpoint.get("query", {})
+        if not isinstance(query, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in query.items()
+        ):
+            raise bad("header: endpoint.query must be an object of strings")
+        client = obj.get("client", "")
+        if not isinstance(client, str):
+            raise bad(f"header: client must be a string, got {_json_kind(client)}")
+        redactions = obj.get("redactions", [])
+        if not isinstance(redactions, list) or not all(isinstance(r, str) for r in redactions):
+            raise bad("header: redactions must be a list of strings")
+        note = obj.get("note", "")
+        if not isinstance(note, str):
+            raise bad(f"header: note must be a string, got {_json_kind(note)}")
+        extra = {k: v for k, v in obj.items() if k not in _HEADER_KEYS}
+        return cls(
+            version=version,
+            made=made,
+            created=created,
+            path=ep_path,
+            query=dict(query),
+            client=client,
+            redactions=tuple(redactions),
+            note=note,
+            extra=extra,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame of a cassette: who sent it, when, on which connection, and what.
+
+    Exactly one payload is set: ``event`` (a JSON text frame), ``binary`` (a binary frame),
+    or ``close_code``/``close_reason`` (a close frame; ``close_code`` is ``None`` for a close
+    without status, which peers see as 1005).
+
+    Attributes:
+        side: who sent it.
+        t: seconds since the connection opened.
+        conn: connection index within the cassette.
+        event: the decoded JSON event, for event frames.
+        binary: the payload, for binary frames.
+        close_code: the close code, for close frames.
+        close_reason: the close reason, for close frames.
+        lineno: the line in the cassette file (0 if the frame was not read from a file).
+    """
+
+    side: Side
+    t: float
+    conn: int = 0
+    event: dict[str, Any] | None = None
+    binary: bytes | None = None
+    close_code: int | None = None
+    close_reason: str = ""
+    lineno: int = 0
+
+    @property
+    def kind(self) -> FrameKind:
+        """``"event"``, ``"binary"`` or ``"close"``."""
+        if self.event is not None:
+            return FrameKind.EVENT
+        if self.binary is not None:
+            return FrameKind.BINARY
+        return FrameKind.CLOSE
+
+    @property
+    def event_type(self) -> str | None:
+        """The event's ``type`` (``None`` for binary and close frames, or a typeless event)."""
+        if self.event is None:
+            return None
+        value = self.event.get("type")
+        return value if isinstance(value, str) else None
+
+    def describe(self) -> str:
+        """A short human label: the event type, ``binary (N bytes)`` or ``close 1011``."""
+        if self.event is not None:
+            return self.event_type or "event without type"
+        if self.binary is not None:
+            return f"binary ({len(self.binary)} bytes)"
+        return f"close {self.close_code if self.close_code is not None else '(no status)'}"
+
+    @classmethod
+    def of_event(cls, side: Side | str, t: float, conn: int, event: dict[str, Any]) -> Frame:
+        """Make an event frame."""
+        return cls(side=Side(side), t=t, conn=conn, event=event)
+
+    @classmethod
+    def of_binary(cls, side: Side | str, t: float, conn: int, data: bytes) -> Frame:
+        """Make a binary frame."""
+        return cls(side=Side(side), t=t, conn=conn, binary=bytes(data))
+
+    @classmethod
+    def of_close(
+        cls, side: Side | str, t: float, conn: int, code: int | None, reason: str = ""
+    ) -> Frame:
+        """Make a close frame (``code=None`` for a close without status)."""
+        return cls(side=Side(side), t=t, conn=conn, close_code=code, close_reason=reason)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the frame's cassette line as a JSON object."""
+        obj: dict[str, Any] = {"side": str(self.side), "t": round(self.t, 3), "conn": self.conn}
+        if self.event is not None:
+            obj["event"] = self.event
+        elif self.binary is not None:
+            obj["binary"] = base64.b64encode(self.binary).decode("ascii")
+        else:
+            obj["close"] = {"code": self.close_code, "reason": self.close_reason}
+        return obj
+
+
+@dataclass(frozen=True, slots=True)
+class Cassette:
+    """A cassette loaded whole: its header and every frame, in wire order.
+
+    Attributes:
+        header: the header line.
+        frames: every frame, in file order.
+        path: the file it was loaded from, if any (used in error messages).
+    """
+
+    header: Header
+    frames: tuple[Frame, ...]
+    path: str | None = None
+
+    def conns(self) -> tuple[int, ...]:
+        """The connection indexes present, sorted."""
+        return tuple(sorted({f.conn for f in self.frames}))
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _parse_frame(obj: Any, *, path: str | None, lineno: int) -> Frame:
+    """Validate one decoded frame line and build the Frame."""
+
+    def bad(reason: str) -> CassetteError:
+        return CassetteError(path, lineno, reason)
+
+    if not isinstance(obj, dict):
+        raise bad(f"frame must be a JSON object, got {_json_kind(obj)}")
+    if "format" in obj and "side" not in obj:
+        raise bad("a second header: only line 1 may be the cassette header")
+    if "side" not in obj:
+        raise bad("missing field 'side'")
+    side_raw = obj["side"]
+    if side_raw == "client":
+        side = Side.CLIENT
+    elif side_raw == "server":
+        side = Side.SERVER
+    else:
+        raise bad(f"unknown side {side_raw!r} (expected 'client' or 'server')")
+    if "t" not in obj:
+        raise bad("missing field 't'")
+    t = obj["t"]
+    if isinstance(t, bool) or not isinstance(t, int | float) or t != t:
+        raise bad(f"field 't' must be a number of seconds, got {_json_kind(t)}")
+    if t < 0:
+        raise bad(f"field 't' must not be negative, got {t}")
+    if "conn" not in obj:
+        raise bad("missing field 'conn'")
+    conn = obj["conn"]
+    if isinstance(conn, bool) or not isinstance(conn, int) or conn < 0:
+        raise bad(f"field 'conn' must be a non-negative integer, got {conn!r}")
+    present = [k for k in _PAYLOAD_KEYS if k in obj]
+    if not present:
+        raise bad("missing field: one of 'event', 'binary' or 'close'")
+    if len(present) > 1:
+        raise bad(f"a frame carries exactly one of 'event', 'binary', 'close'; got {present}")
+    key = present[0]
+    value = obj[key]
+    if key == "event":
+        if not isinstance(value, dict):
+            raise bad(f"field 'event' must be a JSON object, got {_json_kind(value)}")
+        if "type" in value and not isinstance(value["type"], str):
+            raise bad("field 'event.type' must be a string")
+        return Frame(side=side, t=float(t), conn=conn, event=value, lineno=lineno)
+    if key == "binary":
+        if not isinstance(value, str):
+            raise bad(f"field 'binary' must be a base64 string, got {_json_kind(value)}")
+        try:
+            data = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise bad(f"field 'binary' is not valid base64 ({exc})") from None
+        return Frame(side=side, t=float(t), conn=conn, binary=data, lineno=lineno)
+    if not isinstance(value, dict):
+        raise bad(f"field 'close' must be an object {{code, reason}}, got {_json_kind(value)}")
+    code = value.get("code")
+    if code is not None and (isinstance(code, bool) or not isinstance(code, int)
+                             or not 1000 <= code <= 4999):
+        raise bad(f"field 'close.code' must be a close code 1000..4999 or null, got {code!r}")
+    reason = value.get("reason", "")
+    if not isinstance(reason, str):
+        raise bad(f"field 'close.reason' must be a string, got {_json_kind(reason)}")
+    return Frame(side=side, t=float(t), conn=conn, close_code=code, close_reason=reason,
+                 lineno=lineno)
+
+
+class CassetteReader:
+    """A cassette open for streaming: read :attr:`header`, then iterate the frames.
+
+    Holds one line at a time, so memory stays constant whatever the file size. Iterating
+    yields each :class:`Frame` in file order and raises :class:`CassetteError` at the first
+    bad line, after every frame before it was yielded. Use as a context manager (or call
+    :meth:`close`). Iterating a second time raises :class:`~harness.errors.UsageError`;
+    open the file again instead.
+    """
+
+    def __init__(self, path: StrPath) -> None:
+        """Open ``path`` and read its header line.
+
+        Raises:
+            CassetteNotFound: the file does not exist.
+            CassetteError: the first line is not a valid header.
+        """
+        self.path = os.fspath(path)
+        try:
+            self._file: BinaryIO = open(self.path, "rb")  # closed by close()
+        except FileNotFoundError:
+            raise CassetteNotFound(self.path) from None
+        except IsADirectoryError:
+            raise CassetteError(self.path, None, "is a directory, not a cassette file") \
+                from None
+        self._lineno = 0
+        self._started = False
+        try:
+            self.header = self._read_header()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _next_line(self) -> tuple[bytes, bool] | None:
+        """The next non-blank line and whether it ended with a newline; None at EOF."""
+        for raw in self._file:
+            self._lineno += 1
+            if raw.strip():
+                return raw, raw.endswith(b"\n")
+        return None
+
+    def _decode(self, raw: bytes, complete: bool) -> Any:
+        try:
+            return _json.loads(raw)
+        except _json.JSONDecodeError as exc:
+            if not complete:
+                raise CassetteError(
+                    self.path, self._lineno,
+                    "torn last line: it ends without a newline and is not complete JSON "
+                    "(the writer was probably interrupted; the frames before it are intact)",
+                ) from None
+            raise CassetteError(self.path, self._lineno, f"not JSON: {exc}") from None
+
+    def _read_header(self) -> Header:
+        line = self._next_line()
+        if line is None:
+            raise CassetteError(self.path, 1, "empty file: expected the cassette header line")
+        obj = self._decode(*line)
+        return Header.from_json(obj, path=self.path, lineno=self._lineno)
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._started:
+            raise UsageError(f"{self.path}: a CassetteReader iterates once; open it again")
+        self._started = True
+        return self._frames()
+
+    def _frames(self) -> Iterator[Frame]:
+        last_t: dict[int, float] = {}
+        path = self.path
+        while True:
+            line = self._next_line()
+            if line is None:
+                return
+            obj = self._decode(*line)
+            frame = _parse_frame(obj, path=path, lineno=self._lineno)
+            previous = last_t.get(frame.conn)
+            if previous is not None and frame.t < previous:
+                raise CassetteError(
+                    path, self._lineno,
+                    f"time goes backwards on conn {frame.conn}: t={frame.t} after t={previous}",
+                )
+            last_t[frame.conn] = frame.t
+            yield frame
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> CassetteReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_cassette(path: StrPath) -> CassetteReader:
+    """Open a cassette for streaming; iterate the returned reader for its frames.
+
+    Example::
+
+        with open_cassette("cassettes/text_turn.jsonl") as reader:
+            print(reader.header.made)
+            for frame in reader:
+                print(frame.t, frame.side, frame.describe())
+
+    Raises:
+        CassetteNotFound: the file does not exist.
+        CassetteError: the header line is bad (frames are checked as they are read).
+    """
+    return CassetteReader(path)
+
+
+def load_cassette(path: StrPath) -> Cassette:
+    """Load a whole (small) cassette into memory, validating every line.
+
+    Raises:
+        CassetteNotFound: the file does not exist.
+        CassetteError: any line is bad; the message names the file and line.
+    """
+    with open_cassette(path) as reader:
+        frames = tuple(reader)
+        return Cassette(header=reader.header, frames=frames, path=reader.path)
+
+
+class CassetteWriter:
+    """Write a cassette one flushed line at a time (crash-safe).
+
+    Each frame becomes one line written with a single unbuffered ``write``, so a process
+    killed at any instant leaves every complete frame readable; at worst the last line is
+    torn, which the reader reports. Mode ``"w"`` creates or truncates the file and writes
+    the header; mode ``"a"`` appends frames to an existing cassette (writing the header only
+    if the file is new or empty, and first cutting off a torn last line left by a crash).
+
+    Example::
+
+        with CassetteWriter("out.jsonl", Header(made=Made.SYNTHESIZED)) as w:
+            w.event("server", 0.0, 0, {"type": "session.created", "event_id": "ev_1"})
+    """
+
+    def __init__(
+        self, path: StrPath, header: Header, *, mode: Literal["w", "a"] = "w", fsync: bool = False
+    ) -> None:
+        """Open ``path`` for writing.
+
+        Args:
+            path: the cassette file.
+            header: written as line 1 (mode ``"w"``, or ``"a"`` on a new file).
+            mode: ``"w"`` to start afresh, ``"a"`` to append frames.
+            fsync: also ``os.fsync`` after each line (survives power loss, slower).
+        """
+        if mode not in ("w", "a"):
+            raise UsageError(f"CassetteWriter mode must be 'w' or 'a', got {mode!r}")
+        self.path = os.fspath(path)
+        self.header = header
+        self._fsync = fsync
+        self._last_t: dict[int, float] = {}
+        needs_header = True
+        if mode == "a" and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            _cut_torn_tail(self.path)
+            needs_header = os.path.getsize(self.path) == 0
+        self._file: io.FileIO = io.FileIO(self.path, "ab" if mode == "a" else "wb")
+        if needs_header:
+            self._write_line(_json.dumps(header.to_json()))
+
+    def _write_line(self, payload: bytes) -> None:
+        data = memoryview(payload + b"\n")
+        while data:
+            written = self._file.write(data)
+            if written is None:  # pragma: no cover - only for non-blocking files
+                continue
+            data = data[written:]
+        if self._fsync:
+            os.fsync(self._file.fileno())
+
+    def write(self, frame: Frame) -> None:
+        """Write one frame as one line and flush it.
+
+        Raises:
+            UsageError: ``frame.t`` is earlier than the last frame written on its connection.
+        """
+        t = round(frame.t, 3)
+        previous = self._last_t.get(frame.conn)
+        if previous is not None and t < previous:
+            raise UsageError(
+                f"{self.path}: frame t={t} on conn {frame.conn} is earlier than the previous "
+                f"frame (t={previous}); cassette times are non-decreasing per connection"
+            )
+        self._last_t[frame.conn] = t
+        self._write_line(_json.dumps(frame.to_json()))
+
+    def event(self, side: Side | str, t: float, conn: int, event: dict[str, Any]) -> None:
+        """Write an event frame."""
+        self.write(Frame.of_event(side, t, conn, event))
+
+    def binary(self, side: Side | str, t: float, conn: int, data: bytes) -> None:
+        """Write a binary frame."""
+        self.write(Frame.of_binary(side, t, conn, data))
+
+    def close(
+        self, side: Side | str | None = None, t: float | None = None, conn: int = 0,
+        code: int | None = None, reason: str = "",
+    ) -> None:
+        """Write a close frame; called with no arguments, close the file instead.
+
+        ``close(side, t, conn, code, reason)`` records a close frame, mirroring
+        :meth:`event` and :meth:`binary`. ``close()`` with no side closes the writer.
+        """
+        if side is None:
+            self._file.close()
+            return
+        if t is None:
+            raise UsageError("CassetteWriter.close(side, t, ...) needs the frame time t")
+        self.write(Frame.of_close(side, t, conn, code, reason))
+
+    def close_file(self) -> None:
+        """Close the file (idempotent)."""
+        self._file.close()
+
+    def __enter__(self) -> CassetteWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._file.close()
+
+
+def _cut_torn_tail(path: str) -> None:
+    """Truncate a file back to its last newline (drop a torn last line before appending)."""
+    with open(path, "rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        chunk = 64 * 1024
+        pos = size
+        while pos > 0:
+            start = max(0, pos - chunk)
+            f.seek(start)
+            block = f.read(pos - start)
+            idx = block.rfind(b"\n")
+            if idx >= 0:
+                f.truncate(start + idx + 1)
+                return
+            pos = start
+        f.truncate(0)
+

@@ -1,0 +1,258 @@
+"""Cassette format v1: header, frames, streaming reader, crash-safe writer, CassetteError."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness import _json
+from harness.cassette import (
+    Cassette,
+    CassetteWriter,
+    Frame,
+    FrameKind,
+    Header,
+    Made,
+    Side,
+    load_cassette,
+    open_cassette,
+)
+from harness.errors import CassetteError, CassetteNotFound, UsageError
+
+HEADER = (
+    '{"format": "realtime-harness-cassette", "version": 1, "made": "synthesized", '
+    '"created": "2026-11-25T21:00:00Z", "endpoint": {"path": "/v1/realtime", '
+    '"query": {"model": "gpt-realtime"}}, "client": "test", "redactions": []}'
+)
+CREATED = (
+    '{"side": "server", "t": 0.01, "conn": 0, '
+    '"event": {"type": "session.created", "event_id": "e1"}}'
+)
+UPDATE = '{"side": "client", "t": 0.02, "conn": 0, "event": {"type": "session.update"}}'
+
+
+def write(tmp_path: Path, *lines: str, end: str = "\n") -> Path:
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join(lines) + end, encoding="utf-8")
+    return path
+
+
+def error_of(path: Path) -> CassetteError:
+    with pytest.raises(CassetteError) as info:
+        load_cassette(path)
+    return info.value
+
+
+def test_reads_header_and_every_kind_of_frame(tmp_path: Path) -> None:
+    blob = base64.b64encode(b"\x00\x01pcm").decode()
+    path = write(
+        tmp_path,
+        HEADER,
+        CREATED,
+        UPDATE,
+        f'{{"side": "server", "t": 0.5, "conn": 0, "binary": "{blob}"}}',
+        '{"side": "server", "t": 2.0, "conn": 0, "close": {"code": 1011, "reason": "boom"}}',
+    )
+    cassette = load_cassette(path)
+    assert cassette.header.made is Made.SYNTHESIZED
+    assert cassette.header.query == {"model": "gpt-realtime"}
+    kinds = [f.kind for f in cassette.frames]
+    assert kinds == [FrameKind.EVENT, FrameKind.EVENT, FrameKind.BINARY, FrameKind.CLOSE]
+    created, update, binary, close = cassette.frames
+    assert created.side is Side.SERVER and created.event_type == "session.created"
+    assert created.lineno == 2 and update.lineno == 3
+    assert binary.binary == b"\x00\x01pcm" and binary.event_type is None
+    assert (close.close_code, close.close_reason, close.lineno) == (1011, "boom", 5)
+    assert close.describe() == "close 1011"
+
+
+def test_unknown_header_keys_are_kept_on_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    header = Header(made=Made.RECORDED, note="n", extra={"future_key": {"x": [1, 2]}})
+    with CassetteWriter(path, header) as writer:
+        writer.event("client", 0.0, 0, {"type": "response.create"})
+    loaded = load_cassette(path)
+    assert loaded.header.extra == {"future_key": {"x": [1, 2]}}
+    assert loaded.header.note == "n"
+    assert _json.loads(path.read_bytes().splitlines()[0])["future_key"] == {"x": [1, 2]}
+
+
+def test_writer_round_trips_every_frame_kind(tmp_path: Path) -> None:
+    path = tmp_path / "w.jsonl"
+    with CassetteWriter(path, Header(query={"model": "m"}, redactions=("auth",))) as w:
+        w.event(Side.SERVER, 0.0004, 0, {"type": "session.created", "event_id": "e"})
+        w.binary("server", 0.25, 0, b"\xff\x00")
+        w.close("server", 1.23456, 0, 1011, "internal")
+        w.event("client", 0.0, 1, {"type": "session.update"})
+        w.close("client", 0.5, 1, None)
+    cassette = load_cassette(path)
+    assert cassette.header.redactions == ("auth",)
+    assert [f.t for f in cassette.frames] == [0.0, 0.25, 1.235, 0.0, 0.5]
+    assert cassette.frames[1].binary == b"\xff\x00"
+    assert cassette.frames[2].close_code == 1011
+    assert cassette.frames[4].close_code is None
+    assert cassette.conns() == (0, 1)
+
+
+def test_writer_refuses_time_going_backwards(tmp_path: Path) -> None:
+    with CassetteWriter(tmp_path / "w.jsonl", Header()) as w:
+        w.event("server", 1.0, 0, {"type": "a"})
+        w.event("server", 0.5, 1, {"type": "b"})  # other connection: fine
+        with pytest.raises(UsageError, match=r"t=0\.5 on conn 0 is earlier than the previous"):
+            w.event("client", 0.5, 0, {"type": "c"})
+
+
+def test_append_mode_cuts_a_torn_tail_and_keeps_the_header(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER, CREATED, '{"side": "client", "t": 0.', end="")
+    with CassetteWriter(path, Header(note="ignored"), mode="a") as w:
+        w.event("client", 0.5, 0, {"type": "response.create"})
+    cassette = load_cassette(path)
+    assert cassette.header.client == "test"
+    assert [f.event_type for f in cassette.frames] == ["session.created", "response.create"]
+
+
+def test_append_mode_on_a_new_file_writes_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "new.jsonl"
+    with CassetteWriter(path, Header(client="x"), mode="a") as w:
+        w.event("client", 0.0, 0, {"type": "a"})
+    assert load_cassette(path).header.client == "x"
+
+
+def test_every_line_is_on_disk_before_write_returns(tmp_path: Path) -> None:
+    # A child writes frames and is killed (SIGKILL) mid-stream: every complete line loads.
+    path = tmp_path / "killed.jsonl"
+    code = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        from harness.cassette import CassetteWriter, Header
+        w = CassetteWriter({str(path)!r}, Header())
+        for i in range(200):
+            w.event("server", i / 1000, 0, {{"type": "x", "event_id": str(i), "pad": "a" * 5000}})
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
+    assert proc.returncode == -9
+    assert len(load_cassette(path).frames) == 200
+
+
+def test_torn_last_line_names_its_line_number_after_the_frames_before_it(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER, CREATED, UPDATE, '{"side": "server", "t": 0.3, "co', end="")
+    seen: list[Frame] = []
+    with pytest.raises(CassetteError) as info, open_cassette(path) as reader:
+        for frame in reader:
+            seen.append(frame)
+    assert [f.event_type for f in seen] == ["session.created", "session.update"]
+    assert info.value.lineno == 4
+    assert str(info.value).startswith(f"{path}:4: torn last line")
+
+
+def test_last_line_without_newline_but_complete_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER, CREATED, end="")
+    assert len(load_cassette(path).frames) == 1
+
+
+@pytest.mark.parametrize(
+    ("lines", "lineno", "reason"),
+    [
+        ([HEADER, "not json at all", CREATED], 2, "not JSON: "),
+        (['{"format": "realtime-harness-cassette", "version": 2}'], 1,
+         "unsupported cassette version 2 (this harness reads version 1)"),
+        ([HEADER, '{"side": "proxy", "t": 0, "conn": 0, "event": {}}'], 2,
+         "unknown side 'proxy' (expected 'client' or 'server')"),
+        ([HEADER, '{"side": "server", "conn": 0, "event": {}}'], 2, "missing field 't'"),
+        ([HEADER, '{"side": "server", "t": 0, "event": {}}'], 2, "missing field 'conn'"),
+        ([HEADER, '{"t": 0, "conn": 0, "event": {}}'], 2, "missing field 'side'"),
+        ([HEADER, '{"side": "server", "t": 0, "conn": 0}'], 2,
+         "missing field: one of 'event', 'binary' or 'close'"),
+        ([HEADER, CREATED, '{"side": "server", "t": 0.001, "conn": 0, "event": {"type": "x"}}'],
+         3, "time goes backwards on conn 0: t=0.001 after t=0.01"),
+        ([CREATED, HEADER], 1, "frame before the header: line 1 must be the cassette header"),
+        (['{"format": "something-else", "version": 1}'], 1,
+         "not a cassette header: format must be 'realtime-harness-cassette'"),
+        ([HEADER, '{"side": "server", "t": 0, "conn": 0, "binary": "@@@"}'], 2,
+         "field 'binary' is not valid base64"),
+        ([HEADER, '{"side": "server", "t": 0, "conn": 0, "close": {"code": 99}}'], 2,
+         "field 'close.code' must be a close code 1000..4999 or null, got 99"),
+        ([HEADER, '{"side": "server", "t": -1, "conn": 0, "event": {}}'], 2,
+         "field 't' must not be negative, got -1"),
+        ([HEADER, '{"side": "server", "t": 0, "conn": 0, "event": [1]}'], 2,
+         "field 'event' must be a JSON object, got an array"),
+        ([HEADER, "[1, 2]"], 2, "frame must be a JSON object, got an array"),
+        ([HEADER, CREATED, HEADER], 3, "a second header: only line 1 may be the cassette header"),
+        (['{"format": "realtime-harness-cassette", "version": 1, "made": "guessed"}'], 1,
+         "header: made must be 'recorded' or 'synthesized', got 'guessed'"),
+    ],
+)
+def test_bad_input_names_file_line_and_reason(
+    tmp_path: Path, lines: list[str], lineno: int, reason: str
+) -> None:
+    path = write(tmp_path, *lines)
+    err = error_of(path)
+    assert err.lineno == lineno
+    assert err.path == str(path)
+    assert str(err).startswith(f"{path}:{lineno}: {reason}")
+
+
+def test_empty_file_and_missing_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert str(error_of(empty)) == f"{empty}:1: empty file: expected the cassette header line"
+    missing = tmp_path / "missing.jsonl"
+    with pytest.raises(CassetteNotFound) as info:
+        load_cassette(missing)
+    assert str(info.value) == f"{missing}: no such cassette"
+
+
+def test_not_utf8_is_a_cassette_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin.jsonl"
+    bad_line = b'{"side": "server", "t": 0, "conn": 0, "event": {"x": "\xe9"}}'
+    path.write_bytes(HEADER.encode() + b"\n" + bad_line + b"\n")
+    err = error_of(path)
+    assert err.lineno == 2
+    assert "not JSON" in err.reason
+
+
+def test_time_is_checked_per_connection(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER,
+        '{"side": "server", "t": 5, "conn": 0, "event": {"type": "a"}}',
+        '{"side": "server", "t": 1, "conn": 1, "event": {"type": "b"}}',
+    )
+    assert [f.conn for f in load_cassette(path).frames] == [0, 1]
+
+
+def test_reader_streams_in_constant_memory(tmp_path: Path) -> None:
+    # A reader is an iterator over the file: it yields before reading the rest.
+    path = write(tmp_path, HEADER, CREATED, "garbage that would fail")
+    with open_cassette(path) as reader:
+        frames = iter(reader)
+        assert next(frames).event_type == "session.created"
+        with pytest.raises(CassetteError, match=":3: not JSON"):
+            next(frames)
+
+
+def test_reader_iterates_once(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER, CREATED)
+    with open_cassette(path) as reader:
+        list(reader)
+        with pytest.raises(UsageError, match="iterates once; open it again"):
+            iter(reader)
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_true(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER, "", CREATED, "   ")
+    (frame,) = load_cassette(path).frames
+    assert frame.lineno == 3
+
+
+def test_cassette_value_is_frozen() -> None:
+    cassette = Cassette(header=Header(), frames=())
+    with pytest.raises(AttributeError):
+        cassette.frames = ()  # type: ignore[misc]
