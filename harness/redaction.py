@@ -1,0 +1,465 @@
+"""What counts as a secret, and how it is scrubbed before anything is written.
+
+Theory of operation:
+
+1. Redaction is data. A :class:`RedactionRule` is a frozen value with a name and one
+   target: a key path into an event (``session.tools[*].authorization``), a regular
+   expression matched inside every string (``sk-...``), a handshake header, a URL query
+   parameter, or a subprotocol prefix. :meth:`RedactionRules.default` is on unless a
+   user says otherwise; users add rules with :meth:`RedactionRules.with_rules`.
+2. A redacted value becomes the placeholder ``"<redacted:RULE_NAME>"``: a key-path rule
+   replaces the whole value, a pattern rule replaces only the matched text inside the
+   string. :func:`matches_redacted` is how a replay matcher accepts any received value
+   where the recorded one holds placeholders.
+3. Every rule is applied before a byte reaches disk: to every event on both sides
+   (:meth:`RedactionRules.redact_event`), to binary frames (the pattern rules, as bytes),
+   to the handshake's headers, query and subprotocols, and to any free text the recorder
+   writes (close reasons, refusal bodies). Pattern rules also run over header, query and
+   subprotocol values, so a key planted anywhere is caught.
+4. The cassette header's ``redactions`` lists the rules that *ran* (every rule of the
+   active set, in order), not only those that fired: the header is written first, before
+   the frames are known, and it tells a reader what was guaranteed scrubbed. Where a rule
+   fired, its placeholder is in the file.
+
+This module is pure: no I/O, no clock, no asyncio.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+from harness.errors import RedactionError
+
+__all__ = [
+    "PLACEHOLDER_PREFIX",
+    "Redacted",
+    "RedactionRule",
+    "RedactionRules",
+    "RuleKind",
+    "is_placeholder",
+    "matches_redacted",
+    "placeholder",
+]
+
+PLACEHOLDER_PREFIX = "<redacted:"
+"""Every placeholder starts with this text and ends with ``>``."""
+
+_RULE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_PLACEHOLDER = re.compile(r"<redacted:[A-Za-z0-9_.-]+>")
+
+
+def placeholder(rule_name: str) -> str:
+    """Return the text that stands for a value the rule ``rule_name`` redacted."""
+    return f"{PLACEHOLDER_PREFIX}{rule_name}>"
+
+
+def is_placeholder(value: object) -> bool:
+    """Tell whether ``value`` is exactly one redaction placeholder."""
+    return isinstance(value, str) and _PLACEHOLDER.fullmatch(value) is not None
+
+
+def matches_redacted(recorded: str, received: str) -> bool:
+    """Tell whether ``received`` equals ``recorded`` once its placeholders are wildcards.
+
+    A placeholder stands for any non-empty text: ``"Bearer <redacted:openai_api_key>"``
+    accepts ``"Bearer sk-..."``. A string without placeholders must be equal.
+
+    Args:
+        recorded: the value from the cassette.
+        received: the value the client sent during replay.
+    """
+    if PLACEHOLDER_PREFIX not in recorded:
+        return recorded == received
+    parts = _PLACEHOLDER.split(recorded)
+    regex = ".+?".join(re.escape(part) for part in parts)
+    return re.fullmatch(regex, received, re.DOTALL) is not None
+
+
+class RuleKind(StrEnum):
+    """What a rule looks at; the values are the spellings users write."""
+
+    PATH = "path"
+    """A key path into an event: the value there is replaced whole."""
+    PATTERN = "pattern"
+    """A regular expression: every match inside every string is replaced."""
+    HEADER = "header"
+    """An HTTP header of the opening handshake (case-insensitive name)."""
+    QUERY = "query"
+    """A query parameter of the connection URL."""
+    SUBPROTOCOL = "subprotocol"
+    """A WebSocket subprotocol starting with this prefix."""
+
+
+# A parsed key path step: ("key", name), ("any_key", ""), ("index", n), ("any_index", "").
+_Step: TypeAlias = tuple[str, "str | int"]
+_PATH_SEGMENT = re.compile(r"(\*|[^.\[\]*]+)((?:\[(?:\*|\d+)\])*)")
+_PATH_INDEX = re.compile(r"\[(\*|\d+)\]")
+
+
+def _parse_path(name: str, path: str) -> tuple[_Step, ...]:
+    steps: list[_Step] = []
+    for segment in path.split("."):
+        match = _PATH_SEGMENT.fullmatch(segment)
+        if match is None:
+            raise RedactionError(
+                f"redaction rule {name!r}: bad key path {path!r} at segment {segment!r}; "
+                "write keys separated by dots, '*' for any key, '[*]' or '[2]' for list items, "
+                "e.g. 'session.tools[*].authorization'"
+            )
+        key, indexes = match.group(1), match.group(2)
+        steps.append(("any_key", "") if key == "*" else ("key", key))
+        for index in _PATH_INDEX.findall(indexes):
+            steps.append(("any_index", "") if index == "*" else ("index", int(index)))
+    return tuple(steps)
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionRule:
+    """One thing to scrub, by name. Build rules with the class methods.
+
+    Attributes:
+        name: shown in placeholders and in the cassette header (letters, digits, ``_.-``).
+        kind: what the rule looks at.
+        target: the key path, regular expression, header name, query parameter name or
+            subprotocol prefix.
+    """
+
+    name: str
+    kind: RuleKind
+    target: str
+    _steps: tuple[_Step, ...] = field(default=(), init=False, repr=False, compare=False)
+    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _bytes_regex: re.Pattern[bytes] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or _RULE_NAME.fullmatch(self.name) is None:
+            raise RedactionError(
+                f"redaction rule name {self.name!r} is not allowed: use letters, digits, '_', "
+                "'.' or '-', e.g. 'my_token'"
+            )
+        try:
+            kind = RuleKind(self.kind)
+        except ValueError:
+            kinds = ", ".join(k.value for k in RuleKind)
+            raise RedactionError(
+                f"redaction rule {self.name!r}: unknown kind {self.kind!r}; use one of {kinds}"
+            ) from None
+        object.__setattr__(self, "kind", kind)
+        if not isinstance(self.target, str) or not self.target:
+            raise RedactionError(
+                f"redaction rule {self.name!r}: the target must be a non-empty str"
+            )
+        if kind is RuleKind.PATH:
+            object.__setattr__(self, "_steps", _parse_path(self.name, self.target))
+        elif kind is RuleKind.PATTERN:
+            try:
+                regex = re.compile(self.target)
+                bytes_regex = re.compile(self.target.encode())
+            except re.error as exc:
+                raise RedactionError(
+                    f"redaction rule {self.name!r}: bad regular expression {self.target!r}: {exc}"
+                ) from None
+            if regex.search("") is not None:
+                raise RedactionError(
+                    f"redaction rule {self.name!r}: the pattern {self.target!r} matches the "
+                    "empty string, so it would redact everywhere; make it match at least one "
+                    "character"
+                )
+            object.__setattr__(self, "_regex", regex)
+            object.__setattr__(self, "_bytes_regex", bytes_regex)
+
+    @classmethod
+    def path(cls, name: str, path: str) -> RedactionRule:
+        """Replace the value at a key path of every event, e.g. ``session.tools[*].headers.*``.
+
+        ``*`` matches any key of an object, ``[*]`` any item of a list, ``[2]`` one item.
+        """
+        return cls(name, RuleKind.PATH, path)
+
+    @classmethod
+    def pattern(cls, name: str, regex: str) -> RedactionRule:
+        """Replace every match of ``regex`` in every string of every event and handshake."""
+        return cls(name, RuleKind.PATTERN, regex)
+
+    @classmethod
+    def header(cls, name: str, header: str) -> RedactionRule:
+        """Replace the value of an opening-handshake header (name matched case-insensitively)."""
+        return cls(name, RuleKind.HEADER, header)
+
+    @classmethod
+    def query(cls, name: str, parameter: str) -> RedactionRule:
+        """Replace the value of a query parameter of the connection URL."""
+        return cls(name, RuleKind.QUERY, parameter)
+
+    @classmethod
+    def subprotocol(cls, name: str, prefix: str) -> RedactionRule:
+        """Replace what follows ``prefix`` in any offered or selected subprotocol."""
+        return cls(name, RuleKind.SUBPROTOCOL, prefix)
+
+    @property
+    def placeholder(self) -> str:
+        """The text this rule writes instead of the secret."""
+        return placeholder(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """A redacted value and the names of the rules that fired on it (in rule order)."""
+
+    value: Any
+    fired: tuple[str, ...] = ()
+
+
+_DEFAULT_RULES = (
+    RedactionRule.header("authorization_header", "Authorization"),
+    RedactionRule.header("api_key_header", "api-key"),
+    RedactionRule.header("cookie_header", "Cookie"),
+    RedactionRule.subprotocol("api_key_subprotocol", "openai-insecure-api-key."),
+    RedactionRule.query("api_key_query", "api_key"),
+    # Preceded by no letter, so "task-..." is not a key but "Bearer sk-..." and "%20sk-..." are.
+    RedactionRule.pattern("openai_api_key", r"(?<![A-Za-z])sk-[A-Za-z0-9_-]{16,}"),
+    RedactionRule.pattern("ephemeral_key", r"(?<![A-Za-z])ek_[A-Za-z0-9_-]{16,}"),
+    # MCP tools in session.update / response.create, echoed in session.created/updated.
+    RedactionRule.path("mcp_authorization", "*.tools[*].authorization"),
+    RedactionRule.path("mcp_headers", "*.tools[*].headers.*"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionRules:
+    """An ordered set of :class:`RedactionRule`; the recorder applies all of them.
+
+    Use :meth:`default` (what the recorder does unless told otherwise), add rules with
+    :meth:`with_rules`, or build ``RedactionRules(())`` to turn redaction off.
+    """
+
+    rules: tuple[RedactionRule, ...] = ()
+    _patterns: tuple[RedactionRule, ...] = field(default=(), init=False, repr=False, compare=False)
+    _paths: tuple[RedactionRule, ...] = field(default=(), init=False, repr=False, compare=False)
+    _combined: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rules = tuple(self.rules)
+        seen: set[str] = set()
+        for rule in rules:
+            if not isinstance(rule, RedactionRule):
+                raise RedactionError(
+                    f"RedactionRules takes RedactionRule values, got {type(rule).__name__}; "
+                    "build them with RedactionRule.path(...) or RedactionRule.pattern(...)"
+                )
+            if rule.name in seen:
+                raise RedactionError(
+                    f"two redaction rules are named {rule.name!r}; give each rule its own name"
+                )
+            seen.add(rule.name)
+        object.__setattr__(self, "rules", rules)
+        patterns = tuple(r for r in rules if r.kind is RuleKind.PATTERN)
+        object.__setattr__(self, "_patterns", patterns)
+        object.__setattr__(self, "_paths", tuple(r for r in rules if r.kind is RuleKind.PATH))
+        if patterns:
+            # One scan per string finds whether any pattern is present at all.
+            combined = "|".join(f"(?:{r.target})" for r in patterns)
+            object.__setattr__(self, "_combined", re.compile(combined))
+
+    @classmethod
+    def default(cls) -> RedactionRules:
+        """The rules on by default: API keys and ephemeral keys anywhere, the Authorization,
+        api-key and Cookie headers, the ``openai-insecure-api-key.`` subprotocol, the
+        ``api_key`` query parameter, and MCP tools' ``authorization`` and ``headers``."""
+        return cls(_DEFAULT_RULES)
+
+    def with_rules(self, *rules: RedactionRule) -> RedactionRules:
+        """Return these rules followed by ``rules``."""
+        return RedactionRules((*self.rules, *rules))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of every rule, in order: what the cassette header's ``redactions`` lists."""
+        return tuple(rule.name for rule in self.rules)
+
+    def _of_kind(self, kind: RuleKind) -> Iterator[RedactionRule]:
+        return (rule for rule in self.rules if rule.kind is kind)
+
+    # -- strings and bytes ---------------------------------------------------------------
+
+    def redact_text(self, text: str) -> Redacted:
+        """Replace every pattern match in ``text`` with its rule's placeholder."""
+        if self._combined is None or self._combined.search(text) is None:
+            return Redacted(text)
+        fired: list[str] = []
+        for rule in self._patterns:
+            assert rule._regex is not None
+            text, count = rule._regex.subn(rule.placeholder, text)
+            if count:
+                fired.append(rule.name)
+        return Redacted(text, tuple(fired))
+
+    def redact_bytes(self, data: bytes) -> Redacted:
+        """Replace every pattern match in a binary frame with its rule's placeholder."""
+        fired: list[str] = []
+        for rule in self._patterns:
+            assert rule._bytes_regex is not None
+            data, count = rule._bytes_regex.subn(rule.placeholder.encode(), data)
+            if count:
+                fired.append(rule.name)
+        return Redacted(data, tuple(fired))
+
+    # -- events ---------------------------------------------------------------------------
+
+    def redact_event(self, event: Mapping[str, Any]) -> Redacted:
+        """Return ``event`` with every rule applied; the input is never modified.
+
+        Key-path rules run first (they replace whole values), then pattern rules scan every
+        string left, keys included. When nothing fires, the same object is returned.
+        """
+        fired: list[str] = []
+        value: Any = event
+        for rule in self._paths:
+            value, hit = _redact_path(value, rule._steps, rule.placeholder)
+            if hit:
+                fired.append(rule.name)
+        if self._combined is not None:
+            names: set[str] = set()
+            value = self._redact_strings(value, names)
+            fired.extend(rule.name for rule in self._patterns if rule.name in names)
+        return Redacted(value, tuple(fired))
+
+    def _redact_strings(self, value: Any, fired: set[str]) -> Any:
+        if isinstance(value, str):
+            result = self.redact_text(value)
+            fired.update(result.fired)
+            return result.value
+        if isinstance(value, dict):
+            new: dict[Any, Any] | None = None
+            for index, (key, item) in enumerate(value.items()):
+                new_key = self._redact_strings(key, fired) if isinstance(key, str) else key
+                new_item = self._redact_strings(item, fired)
+                if new is None and (new_key is not key or new_item is not item):
+                    new = dict(list(value.items())[:index])
+                if new is not None:
+                    new[new_key] = new_item
+            return value if new is None else new
+        if isinstance(value, list):
+            items = [self._redact_strings(item, fired) for item in value]
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                return items
+            return value
+        return value
+
+    # -- the opening handshake ------------------------------------------------------------
+
+    def redact_headers(self, headers: Iterable[tuple[str, str]]) -> Redacted:
+        """Redact handshake headers: the value of each header rule's header, then patterns.
+
+        Returns a :class:`Redacted` whose value is a list of ``(name, value)`` pairs.
+        """
+        header_rules = {rule.target.lower(): rule for rule in self._of_kind(RuleKind.HEADER)}
+        fired: list[str] = []
+        out: list[tuple[str, str]] = []
+        for name, value in headers:
+            rule = header_rules.get(name.lower())
+            if rule is not None:
+                value = _keep_scheme(value, rule.placeholder)
+                fired.append(rule.name)
+            else:
+                result = self.redact_text(value)
+                value = result.value
+                fired.extend(result.fired)
+            out.append((name, value))
+        return Redacted(out, _unique(fired))
+
+    def redact_subprotocols(self, subprotocols: Sequence[str]) -> Redacted:
+        """Redact what follows each subprotocol rule's prefix, then patterns.
+
+        Returns a :class:`Redacted` whose value is a list of subprotocols.
+        """
+        prefixes = tuple(self._of_kind(RuleKind.SUBPROTOCOL))
+        fired: list[str] = []
+        out: list[str] = []
+        for subprotocol in subprotocols:
+            for rule in prefixes:
+                if subprotocol.startswith(rule.target) and len(subprotocol) > len(rule.target):
+                    subprotocol = rule.target + rule.placeholder
+                    fired.append(rule.name)
+                    break
+            else:
+                result = self.redact_text(subprotocol)
+                subprotocol = result.value
+                fired.extend(result.fired)
+            out.append(subprotocol)
+        return Redacted(out, _unique(fired))
+
+    def redact_query(self, query: Iterable[tuple[str, str]]) -> Redacted:
+        """Redact URL query parameters (decoded ``(name, value)`` pairs), then patterns.
+
+        Returns a :class:`Redacted` whose value is a list of ``(name, value)`` pairs.
+        """
+        query_rules = {rule.target: rule for rule in self._of_kind(RuleKind.QUERY)}
+        fired: list[str] = []
+        out: list[tuple[str, str]] = []
+        for name, value in query:
+            rule = query_rules.get(name)
+            if rule is not None and value:
+                value = rule.placeholder
+                fired.append(rule.name)
+            else:
+                result = self.redact_text(value)
+                value = result.value
+                fired.extend(result.fired)
+            out.append((name, value))
+        return Redacted(out, _unique(fired))
+
+
+def _keep_scheme(value: str, replacement: str) -> str:
+    # "Bearer sk-..." -> "Bearer <redacted:...>": the scheme is not a secret and says how
+    # the client authenticated.
+    scheme, sep, _ = value.partition(" ")
+    if sep and scheme.isalpha():
+        return f"{scheme} {replacement}"
+    return replacement
+
+
+def _unique(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
+
+
+def _redact_path(value: Any, steps: tuple[_Step, ...], replacement: str) -> tuple[Any, bool]:
+    """Replace what ``steps`` reach in ``value``; copy only along changed branches."""
+    if not steps:
+        if value is None or value == "" or value == replacement:
+            return value, False
+        return replacement, True
+    (kind, arg), rest = steps[0], steps[1:]
+    if kind in ("key", "any_key"):
+        if not isinstance(value, dict):
+            return value, False
+        keys = list(value) if kind == "any_key" else [arg] if arg in value else []
+        new_dict: dict[Any, Any] | None = None
+        for key in keys:
+            item, hit = _redact_path(value[key], rest, replacement)
+            if hit:
+                if new_dict is None:
+                    new_dict = dict(value)
+                new_dict[key] = item
+        return (value, False) if new_dict is None else (new_dict, True)
+    if not isinstance(value, list):
+        return value, False
+    if kind == "index":
+        assert isinstance(arg, int)
+        indexes = [arg] if arg < len(value) else []
+    else:
+        indexes = list(range(len(value)))
+    new_list: list[Any] | None = None
+    for index in indexes:
+        item, hit = _redact_path(value[index], rest, replacement)
+        if hit:
+            if new_list is None:
+                new_list = list(value)
+            new_list[index] = item
+    return (value, False) if new_list is None else (new_list, True)
