@@ -380,24 +380,19 @@ def plan_reset_history(
             raise _mcp_error(item, replaced)
     updated = {item.item_id for item in diff.updates}
 
-    # Rule 4 (and 6): which items already on the server keep their place.
+    # Rule 4 (and 6): which items already on the server keep their place. An item with
+    # a request in flight is no candidate: a pending delete takes it away, a pending
+    # create holds content and a place we cannot know.
+    # reference: resetHistory lets an unchanged item with a pending create survive,
+    # trusting that create to match; and it neither keeps nor re-creates an unchanged
+    # item whose delete is pending, so that item is lost. Both are re-created here.
     candidates: list[RealtimeItem] = []
     positions: list[int] = []
-    unknown: list[RealtimeItem] = []  # pending create: on the server, content unknown
     for item in new_items:
         position = old_index.get(item.item_id)
-        if position is None or item.item_id in updated:
-            continue
-        state = pending.get(item.item_id)
-        if state is None:
+        if position is not None and item.item_id not in updated and item.item_id not in pending:
             candidates.append(item)
             positions.append(position)
-        elif state:
-            unknown.append(item)
-            # reference: resetHistory lets an unchanged item with a pending create
-            # survive, trusting that create to hold the same content at the same place.
-    # reference: resetHistory (survives) neither keeps nor re-creates an unchanged item
-    # whose delete is pending, so it is lost; here it is re-created.
     keep = _keep_in_place(candidates, positions, len(old_items))
     moved = [item for item in candidates if item.item_id not in keep]
     moved_ids = {item.item_id for item in moved}
@@ -424,12 +419,12 @@ def plan_reset_history(
         # which earns an error event; we leave it to the first delete.
         if pending.get(item.item_id) is not False:
             delete(item.item_id)
-    unknown_ids = {item.item_id for item in unknown}
     for item in new_items:
         item_id = item.item_id
-        if item_id in moved_ids or item_id in unknown_ids:
-            delete(item_id)
-        elif item_id in updated and pending.get(item_id) is not False:
+        state = pending.get(item_id)
+        if item_id in moved_ids or state is True:
+            delete(item_id)  # moved, or a create in flight whose content we cannot know
+        elif item_id in updated and state is not False:
             delete(item_id)
     for item_id, present in pending.items():
         # A create in flight for an item neither history knows: it must go too.
