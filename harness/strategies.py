@@ -1,0 +1,343 @@
+"""Hypothesis strategies for conversation items, histories and their edits.
+
+Import by name (``import harness`` does not pull in hypothesis)::
+
+    from hypothesis import given
+    from harness.strategies import histories, history_edits
+
+    @given(history_edits(max_size=6))
+    def test_my_reset(pair):
+        old, new = pair
+        ...
+
+Every strategy shrinks towards short histories of plain user text messages with ids
+``"a"``, ``"b"``, ... so a failure reads like ``old=[a, b], new=[b, a]``.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Collection, Sequence
+from enum import StrEnum
+from typing import Final
+
+from hypothesis import strategies as st
+
+from harness.items import (
+    FunctionCallItem,
+    InputAudio,
+    InputImage,
+    InputText,
+    McpApprovalRequestItem,
+    McpCallItem,
+    McpListToolsItem,
+    MessageItem,
+    OutputAudio,
+    OutputText,
+    RealtimeItem,
+)
+
+__all__ = [
+    "ALL_KINDS",
+    "CREATABLE_KINDS",
+    "UNCREATABLE_KINDS",
+    "EditOp",
+    "HistoryPair",
+    "ItemKind",
+    "histories",
+    "history_edits",
+    "item_ids",
+    "items",
+    "uncreatable_histories",
+]
+
+
+class ItemKind(StrEnum):
+    """The kinds of item :func:`items` draws, by how the API treats them."""
+
+    USER = "user"
+    """user message: input_text, input_audio (transcript), input_image."""
+    ASSISTANT = "assistant"
+    """assistant message with output_text only."""
+    SYSTEM = "system"
+    """system message (input_text)."""
+    ASSISTANT_AUDIO = "assistant_audio"
+    """assistant message holding output_audio: cannot be replayed (refused)."""
+    FUNCTION_CALL = "function_call"
+    """function call: cannot be created (skipped with a warning)."""
+    MCP_CALL = "mcp_call"
+    """mcp_call / mcp_tool_call: cannot be created (refused)."""
+    MCP_APPROVAL_REQUEST = "mcp_approval_request"
+    """mcp_approval_request: cannot be created (refused)."""
+    MCP_LIST_TOOLS = "mcp_list_tools"
+    """mcp_list_tools: cannot be created (refused)."""
+
+
+CREATABLE_KINDS: Final = (ItemKind.USER, ItemKind.ASSISTANT, ItemKind.SYSTEM)
+"""Kinds ``reset_history`` can always create."""
+
+UNCREATABLE_KINDS: Final = (
+    ItemKind.ASSISTANT_AUDIO,
+    ItemKind.FUNCTION_CALL,
+    ItemKind.MCP_CALL,
+    ItemKind.MCP_APPROVAL_REQUEST,
+    ItemKind.MCP_LIST_TOOLS,
+)
+"""Kinds the API cannot create: ``reset_history`` refuses or skips them."""
+
+ALL_KINDS: Final = (*CREATABLE_KINDS, *UNCREATABLE_KINDS)
+
+
+class EditOp(StrEnum):
+    """One way :func:`history_edits` changes a history."""
+
+    INSERT = "insert"
+    DELETE = "delete"
+    EDIT = "edit"
+    REORDER = "reorder"
+
+
+HistoryPair = tuple[list[RealtimeItem], list[RealtimeItem]]
+"""``(old, new)``, as :func:`history_edits` draws it."""
+
+_ID_ALPHABET: Final = string.ascii_lowercase
+_TEXT: Final = st.text(alphabet="xyz", max_size=3)
+_STATUS: Final = st.sampled_from(["completed", "incomplete", "in_progress"])
+_B64: Final = st.sampled_from(["AAAA", "UklGRg==", "AAECAw=="])
+
+
+def item_ids() -> st.SearchStrategy[str]:
+    """Short lowercase ids that shrink to ``"a"``."""
+    return st.text(alphabet=_ID_ALPHABET, min_size=1, max_size=3)
+
+
+def _optional_text() -> st.SearchStrategy[str | None]:
+    return st.one_of(_TEXT, st.none())
+
+
+def _user_content() -> st.SearchStrategy[list[InputText | InputAudio | InputImage]]:
+    part = st.one_of(
+        st.builds(InputText, _TEXT),
+        st.builds(InputAudio, audio=st.one_of(st.none(), _B64), transcript=_optional_text()),
+        st.builds(
+            InputImage,
+            st.sampled_from(["https://example.com/cat.png", "data:image/png;base64,AAAA"]),
+            detail=st.sampled_from(["auto", "low", "high"]),
+        ),
+    )
+    return st.lists(part, min_size=1, max_size=2)
+
+
+def _message(kind: ItemKind, item_id: str) -> st.SearchStrategy[RealtimeItem]:
+    if kind is ItemKind.USER:
+        return st.builds(MessageItem, st.just(item_id), st.just("user"), _user_content(), _STATUS)
+    if kind is ItemKind.SYSTEM:
+        return st.builds(
+            MessageItem,
+            st.just(item_id),
+            st.just("system"),
+            st.lists(st.builds(InputText, _TEXT), min_size=1, max_size=2),
+        )
+    if kind is ItemKind.ASSISTANT:
+        return st.builds(
+            MessageItem,
+            st.just(item_id),
+            st.just("assistant"),
+            st.lists(st.builds(OutputText, _TEXT), min_size=1, max_size=2),
+            _STATUS,
+        )
+    # assistant audio: at least one output_audio part
+    audio = st.builds(OutputAudio, audio=st.one_of(st.none(), _B64), transcript=_optional_text())
+    parts = st.tuples(audio, st.lists(st.one_of(audio, st.builds(OutputText, _TEXT)), max_size=1))
+    return st.builds(
+        MessageItem,
+        st.just(item_id),
+        st.just("assistant"),
+        parts.map(lambda p: [p[0], *p[1]]),
+        _STATUS,
+    )
+
+
+def _item_of(kind: ItemKind, item_id: str) -> st.SearchStrategy[RealtimeItem]:
+    if kind in (ItemKind.USER, ItemKind.SYSTEM, ItemKind.ASSISTANT, ItemKind.ASSISTANT_AUDIO):
+        return _message(kind, item_id)
+    if kind is ItemKind.FUNCTION_CALL:
+        return st.builds(
+            FunctionCallItem,
+            st.just(item_id),
+            st.sampled_from(["get_weather", "lookup"]),
+            st.sampled_from(["{}", '{"city":"Paris"}']),
+            output=st.one_of(st.none(), _TEXT),
+            status=_STATUS,
+        )
+    if kind is ItemKind.MCP_CALL:
+        return st.builds(
+            McpCallItem,
+            st.just(item_id),
+            st.sampled_from(["mcp_call", "mcp_tool_call"]),
+            st.sampled_from(["search", "fetch"]),
+            st.sampled_from(["{}", '{"q":"x"}']),
+            output=st.one_of(st.none(), _TEXT),
+            status=_STATUS,
+        )
+    if kind is ItemKind.MCP_APPROVAL_REQUEST:
+        return st.builds(
+            McpApprovalRequestItem,
+            st.just(item_id),
+            st.just("docs"),
+            st.sampled_from(["search", "fetch"]),
+            st.dictionaries(st.sampled_from(["q", "n"]), _TEXT, max_size=1),
+            approved=st.one_of(st.none(), st.booleans()),
+        )
+    return st.builds(
+        McpListToolsItem,
+        st.just(item_id),
+        st.just("docs"),
+        st.lists(st.builds(dict, name=st.sampled_from(["search", "fetch"])), max_size=2).map(tuple),
+    )
+
+
+def _kinds(kinds: Collection[ItemKind | str] | None) -> tuple[ItemKind, ...]:
+    if kinds is None:
+        return CREATABLE_KINDS
+    chosen = tuple(ItemKind(k) for k in kinds)
+    if not chosen:
+        raise ValueError("kinds must name at least one ItemKind, e.g. kinds=CREATABLE_KINDS")
+    return chosen
+
+
+def items(
+    *,
+    kinds: Collection[ItemKind | str] | None = None,
+    ids: st.SearchStrategy[str] | None = None,
+) -> st.SearchStrategy[RealtimeItem]:
+    """Draw one conversation item.
+
+    Args:
+        kinds: which :class:`ItemKind` to draw from; default :data:`CREATABLE_KINDS`
+            (user, assistant text and system messages). Use :data:`ALL_KINDS` to mix in
+            items the API cannot create. Earlier kinds are what failures shrink to.
+        ids: the item ids; default :func:`item_ids`.
+    """
+    chosen = _kinds(kinds)
+    id_strategy = ids if ids is not None else item_ids()
+    return st.tuples(st.sampled_from(chosen), id_strategy).flatmap(lambda ki: _item_of(*ki))
+
+
+def histories(
+    *,
+    min_size: int = 0,
+    max_size: int = 8,
+    kinds: Collection[ItemKind | str] | None = None,
+) -> st.SearchStrategy[list[RealtimeItem]]:
+    """Draw a history: a list of items with unique ids.
+
+    Args:
+        min_size: fewest items.
+        max_size: most items.
+        kinds: as for :func:`items`.
+    """
+    if not 0 <= min_size <= max_size:
+        raise ValueError(
+            f"need 0 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}"
+        )
+    return st.lists(
+        items(kinds=kinds),
+        min_size=min_size,
+        max_size=max_size,
+        unique_by=lambda item: item.item_id,
+    )
+
+
+@st.composite
+def _with_uncreatable(draw: st.DrawFn, min_size: int, max_size: int) -> list[RealtimeItem]:
+    rest = draw(histories(min_size=max(min_size - 1, 0), max_size=max_size - 1, kinds=ALL_KINDS))
+    taken = {item.item_id for item in rest}
+    odd = draw(items(kinds=UNCREATABLE_KINDS, ids=item_ids().filter(lambda i: i not in taken)))
+    rest.insert(draw(st.integers(0, len(rest))), odd)
+    return rest
+
+
+def uncreatable_histories(
+    *, min_size: int = 1, max_size: int = 8
+) -> st.SearchStrategy[list[RealtimeItem]]:
+    """Draw a history holding at least one item the API cannot create.
+
+    Args:
+        min_size: fewest items (at least 1).
+        max_size: most items.
+    """
+    if not 1 <= max(min_size, 1) <= max_size:
+        raise ValueError(f"need 1 <= max_size and min_size <= max_size, got {min_size}, {max_size}")
+    return _with_uncreatable(min_size, max_size)
+
+
+@st.composite
+def _edited(
+    draw: st.DrawFn,
+    old_strategy: st.SearchStrategy[list[RealtimeItem]],
+    ops: tuple[EditOp, ...],
+    max_ops: int,
+    kinds: tuple[ItemKind, ...],
+) -> HistoryPair:
+    old = draw(old_strategy)
+    new = list(old)
+    used = {item.item_id for item in old}
+    for op in draw(st.lists(st.sampled_from(ops), max_size=max_ops)):
+        if op is EditOp.INSERT:
+            item = draw(items(kinds=kinds, ids=item_ids().filter(lambda i: i not in used)))
+            used.add(item.item_id)
+            new.insert(draw(st.integers(0, len(new))), item)
+        elif not new:
+            continue
+        elif op is EditOp.DELETE:
+            del new[draw(st.integers(0, len(new) - 1))]
+        elif op is EditOp.EDIT:
+            index = draw(st.integers(0, len(new) - 1))
+            before = new[index]
+            after = draw(items(kinds=kinds, ids=st.just(before.item_id)).filter(before.__ne__))
+            new[index] = after
+        else:  # reorder: move one item, or shuffle a run
+            if draw(st.booleans()):
+                item = new.pop(draw(st.integers(0, len(new) - 1)))
+                new.insert(draw(st.integers(0, len(new))), item)
+            else:
+                start = draw(st.integers(0, len(new) - 1))
+                stop = draw(st.integers(start + 1, len(new)))
+                new[start:stop] = draw(st.permutations(new[start:stop]))
+    return old, new
+
+
+def history_edits(
+    *,
+    min_size: int = 0,
+    max_size: int = 8,
+    ops: Sequence[EditOp | str] = tuple(EditOp),
+    max_ops: int = 4,
+    kinds: Collection[ItemKind | str] | None = None,
+    old: st.SearchStrategy[list[RealtimeItem]] | None = None,
+) -> st.SearchStrategy[HistoryPair]:
+    """Draw ``(old, new)``: a history and an edit of it.
+
+    The edit is up to ``max_ops`` operations in sequence: insert a new item, delete one,
+    edit one's content (same id; possibly another kind), reorder (move one item or
+    shuffle a run). Zero operations gives ``new == old``.
+
+    Args:
+        min_size: fewest items in ``old``.
+        max_size: most items in ``old``.
+        ops: the :class:`EditOp` to mix.
+        max_ops: most operations applied.
+        kinds: kinds of items in ``old`` and of those inserted or edited in.
+        old: draw ``old`` from this instead of :func:`histories`.
+    """
+    chosen_ops = tuple(EditOp(op) for op in ops)
+    if not chosen_ops:
+        raise ValueError("ops must name at least one EditOp, e.g. ops=['reorder']")
+    chosen_kinds = _kinds(kinds)
+    old_strategy = (
+        old
+        if old is not None
+        else histories(min_size=min_size, max_size=max_size, kinds=chosen_kinds)
+    )
+    return _edited(old_strategy, chosen_ops, max_ops, chosen_kinds)
