@@ -13,6 +13,7 @@ standard exception already says the same thing, ours subclasses it too, so
     ├── RedactionError(HarnessError)
     ├── ConversationError(HarnessError)               .error_event: the API error payload
     ├── HistoryError(HarnessError, ValueError)        reset_history refused the histories
+    ├── HistoryPropertyError(HarnessError, AssertionError) reset_history broke the property
     └── TransportError(HarnessError)
         ├── TransportNotConnected(TransportError)     sending while disconnected
         └── TransportClosed(TransportError)           .code .reason
@@ -35,6 +36,7 @@ __all__ = [
     "HarnessError",
     "HarnessWarning",
     "HistoryError",
+    "HistoryPropertyError",
     "RedactionError",
     "TransportClosed",
     "TransportError",
@@ -115,6 +117,21 @@ class HistoryError(HarnessError, ValueError):
 
     Mirrors the reference's ``UserError`` for items the API cannot create.
     """
+
+
+class HistoryPropertyError(HarnessError, AssertionError):
+    """``reset_history(old, new)`` did not leave the conversation equal to ``new``.
+
+    Raised by :mod:`harness.checker`; the message is the side-by-side report (``old``,
+    ``new``, the events sent, the conversation they left, what was expected).
+
+    Attributes:
+        report: the report; also ``str(self)``.
+    """
+
+    def __init__(self, report: str) -> None:
+        self.report = report
+        super().__init__(report)
 
 
 class TransportError(HarnessError):
