@@ -27,10 +27,10 @@ This module is pure: no I/O, no clock, no asyncio.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from harness.errors import RedactionError
 
@@ -208,11 +208,14 @@ class RedactionRule:
         return placeholder(self.name)
 
 
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True, slots=True)
-class Redacted:
+class Redacted(Generic[_T]):
     """A redacted value and the names of the rules that fired on it (in rule order)."""
 
-    value: Any
+    value: _T
     fired: tuple[str, ...] = ()
 
 
@@ -222,9 +225,11 @@ _DEFAULT_RULES = (
     RedactionRule.header("cookie_header", "Cookie"),
     RedactionRule.subprotocol("api_key_subprotocol", "openai-insecure-api-key."),
     RedactionRule.query("api_key_query", "api_key"),
-    # Preceded by no letter, so "task-..." is not a key but "Bearer sk-..." and "%20sk-..." are.
-    RedactionRule.pattern("openai_api_key", r"(?<![A-Za-z])sk-[A-Za-z0-9_-]{16,}"),
-    RedactionRule.pattern("ephemeral_key", r"(?<![A-Za-z])ek_[A-Za-z0-9_-]{16,}"),
+    # Not preceded by a letter, so "task-..." is not a key but "Bearer sk-..." and "%20sk-..."
+    # are. The literal comes first (the look-behind after it) so `re` scans for it at memchr
+    # speed: a 6 kB base64 audio chunk is searched in ~2 us instead of ~200 us.
+    RedactionRule.pattern("openai_api_key", r"sk-(?<![A-Za-z]sk-)[A-Za-z0-9_-]{16,}"),
+    RedactionRule.pattern("ephemeral_key", r"ek_(?<![A-Za-z]ek_)[A-Za-z0-9_-]{16,}"),
     # MCP tools in session.update / response.create, echoed in session.created/updated.
     RedactionRule.path("mcp_authorization", "*.tools[*].authorization"),
     RedactionRule.path("mcp_headers", "*.tools[*].headers.*"),
@@ -242,7 +247,6 @@ class RedactionRules:
     rules: tuple[RedactionRule, ...] = ()
     _patterns: tuple[RedactionRule, ...] = field(default=(), init=False, repr=False, compare=False)
     _paths: tuple[RedactionRule, ...] = field(default=(), init=False, repr=False, compare=False)
-    _combined: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         rules = tuple(self.rules)
@@ -262,10 +266,6 @@ class RedactionRules:
         patterns = tuple(r for r in rules if r.kind is RuleKind.PATTERN)
         object.__setattr__(self, "_patterns", patterns)
         object.__setattr__(self, "_paths", tuple(r for r in rules if r.kind is RuleKind.PATH))
-        if patterns:
-            # One scan per string finds whether any pattern is present at all.
-            combined = "|".join(f"(?:{r.target})" for r in patterns)
-            object.__setattr__(self, "_combined", re.compile(combined))
 
     @classmethod
     def default(cls) -> RedactionRules:
@@ -288,19 +288,19 @@ class RedactionRules:
 
     # -- strings and bytes ---------------------------------------------------------------
 
-    def redact_text(self, text: str) -> Redacted:
+    def redact_text(self, text: str) -> Redacted[str]:
         """Replace every pattern match in ``text`` with its rule's placeholder."""
-        if self._combined is None or self._combined.search(text) is None:
-            return Redacted(text)
         fired: list[str] = []
         for rule in self._patterns:
             assert rule._regex is not None
-            text, count = rule._regex.subn(rule.placeholder, text)
-            if count:
+            # One search per pattern, not one alternation of all: each pattern keeps the
+            # literal-prefix scan `re` gives it, which an alternation loses.
+            if rule._regex.search(text) is not None:
+                text = rule._regex.sub(rule.placeholder, text)
                 fired.append(rule.name)
         return Redacted(text, tuple(fired))
 
-    def redact_bytes(self, data: bytes) -> Redacted:
+    def redact_bytes(self, data: bytes) -> Redacted[bytes]:
         """Replace every pattern match in a binary frame with its rule's placeholder."""
         fired: list[str] = []
         for rule in self._patterns:
@@ -312,7 +312,7 @@ class RedactionRules:
 
     # -- events ---------------------------------------------------------------------------
 
-    def redact_event(self, event: Mapping[str, Any]) -> Redacted:
+    def redact_event(self, event: dict[str, Any]) -> Redacted[dict[str, Any]]:
         """Return ``event`` with every rule applied; the input is never modified.
 
         Key-path rules run first (they replace whole values), then pattern rules scan every
@@ -324,7 +324,7 @@ class RedactionRules:
             value, hit = _redact_path(value, rule._steps, rule.placeholder)
             if hit:
                 fired.append(rule.name)
-        if self._combined is not None:
+        if self._patterns:
             names: set[str] = set()
             value = self._redact_strings(value, names)
             fired.extend(rule.name for rule in self._patterns if rule.name in names)
@@ -354,7 +354,7 @@ class RedactionRules:
 
     # -- the opening handshake ------------------------------------------------------------
 
-    def redact_headers(self, headers: Iterable[tuple[str, str]]) -> Redacted:
+    def redact_headers(self, headers: Iterable[tuple[str, str]]) -> Redacted[list[tuple[str, str]]]:
         """Redact handshake headers: the value of each header rule's header, then patterns.
 
         Returns a :class:`Redacted` whose value is a list of ``(name, value)`` pairs.
@@ -374,7 +374,7 @@ class RedactionRules:
             out.append((name, value))
         return Redacted(out, _unique(fired))
 
-    def redact_subprotocols(self, subprotocols: Sequence[str]) -> Redacted:
+    def redact_subprotocols(self, subprotocols: Sequence[str]) -> Redacted[list[str]]:
         """Redact what follows each subprotocol rule's prefix, then patterns.
 
         Returns a :class:`Redacted` whose value is a list of subprotocols.
@@ -395,7 +395,7 @@ class RedactionRules:
             out.append(subprotocol)
         return Redacted(out, _unique(fired))
 
-    def redact_query(self, query: Iterable[tuple[str, str]]) -> Redacted:
+    def redact_query(self, query: Iterable[tuple[str, str]]) -> Redacted[list[tuple[str, str]]]:
         """Redact URL query parameters (decoded ``(name, value)`` pairs), then patterns.
 
         Returns a :class:`Redacted` whose value is a list of ``(name, value)`` pairs.
