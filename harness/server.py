@@ -1,0 +1,378 @@
+"""``FakeRealtimeServer``: a real WebSocket server that replays a cassette or simulates a session.
+
+The replay rules live in :mod:`harness.replay` (pure core); this module does only the I/O:
+it accepts the API's handshake (:mod:`harness._net`), feeds each client frame to the
+connection's :class:`~harness.replay.Replay`, and sends what it releases, waiting on an
+injectable :class:`Clock` for pacing.
+
+Example::
+
+    async with FakeRealtimeServer("cassettes/text_turn.jsonl") as server:
+        async with websockets.asyncio.client.connect(
+            server.url, additional_headers={"Authorization": "Bearer test"}
+        ) as ws:
+            ...
+    server.verdict()  # raises CassetteMismatch / UnplayedFrames with the readable report
+
+Connections: the n-th client to connect replays recorded connection ``conns[n % len(conns)]``,
+so a one-connection cassette serves every client from the start (each with its own cursor)
+and a cassette of a session that reconnected serves its connections in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Protocol
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from harness import _json, _net
+from harness.cassette import Cassette, StrPath
+from harness.conversation import SimulatedSession
+from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
+from harness.matching import DEFAULT_RULES, MatchRules
+from harness.replay import (
+    DEFAULT_LOOKAHEAD,
+    DEFAULT_MAX_FRAME_BYTES,
+    ErrorCode,
+    Malformed,
+    Mismatch,
+    OutKind,
+    Replay,
+    ReplayResult,
+    Script,
+    Unplayed,
+    error_event,
+    load_script,
+    parse_client_text,
+)
+
+__all__ = ["Clock", "FakeRealtimeServer", "MonotonicClock"]
+
+_log = _net.quiet_logger("harness.server")
+
+# Received frames up to this size are read so that bigger-than-allowed ones (max_frame_bytes)
+# get the API's error event instead of a 1009 close; beyond it websockets closes with 1009.
+_READ_LIMIT = 64 * 1024 * 1024
+
+
+class Clock(Protocol):
+    """Where pacing gets the time and waits (inject a fake one in tests)."""
+
+    def now(self) -> float:
+        """Monotonic seconds."""
+        ...
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Return at ``deadline`` (at once if it has passed)."""
+        ...
+
+
+class MonotonicClock:
+    """The real clock: ``time.monotonic`` and ``asyncio.sleep``."""
+
+    def now(self) -> float:
+        """Monotonic seconds."""
+        return time.monotonic()
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until ``deadline``."""
+        delay = deadline - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class FakeRealtimeServer:
+    """A WebSocket server on 127.0.0.1 that speaks like the Realtime API from a cassette.
+
+    Use as an async context manager; :attr:`url` is what clients connect to. Results are
+    kept per connection: :attr:`mismatches`, :attr:`unplayed`, :meth:`verdict`.
+    """
+
+    def __init__(
+        self,
+        cassette: StrPath | Cassette | None,
+        *,
+        speed: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rules: MatchRules = DEFAULT_RULES,
+        lookahead: int = DEFAULT_LOOKAHEAD,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        preload_limit: int = 64 * 1024 * 1024,
+        clock: Clock | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Load (and validate) the cassette; nothing listens until the server starts.
+
+        Args:
+            cassette: a cassette path or a loaded :class:`~harness.cassette.Cassette`
+                (``None`` only through :meth:`simulate`).
+            speed: 0 = as fast as causality allows, 1 = the recorded gaps, else scaled.
+            host: the address to listen on.
+            port: the port (0 = any free port).
+            rules: how client frames are matched.
+            lookahead: the causal window, in recorded frames (see :mod:`harness.replay`).
+            max_frame_bytes: client frames over this size get an error event.
+            preload_limit: cassette files up to this size are loaded and pre-encoded once;
+                bigger ones are streamed from disk per connection (constant memory).
+            clock: the clock pacing waits on (default: the monotonic clock).
+            model: the model in :attr:`url` (default: the cassette's ``query.model``).
+
+        Raises:
+            CassetteNotFound, CassetteError: the cassette is missing or malformed.
+            UsageError: a bad option.
+        """
+        if speed < 0 or speed != speed:
+            raise UsageError(f"speed must be 0 (no pacing) or a positive factor, got {speed}")
+        self._script: Script | None = (
+            None if cassette is None else load_script(cassette, preload_limit=preload_limit)
+        )
+        self.speed = float(speed)
+        self.host = host
+        self._port = port
+        self.rules = rules
+        self.lookahead = lookahead
+        self.max_frame_bytes = max_frame_bytes
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        query_model = self._script.header.query.get("model") if self._script else None
+        self.model = model or query_model or "gpt-realtime"
+        self._history: tuple[Mapping[str, Any], ...] | None = None
+        self._server: Server | None = None
+        self._serial = itertools.count()
+        self._live: dict[int, Replay] = {}
+        self._results: dict[int, ReplayResult] = {}
+        self.sessions: list[SimulatedSession] = []
+        """The :class:`~harness.conversation.SimulatedSession` of each connection (simulate)."""
+
+    @classmethod
+    def simulate(
+        cls,
+        history: Iterable[Mapping[str, Any]] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        model: str = "gpt-realtime",
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> FakeRealtimeServer:
+        """A server that answers like the API from a simulated conversation, no cassette.
+
+        Each connection gets its own :class:`~harness.conversation.SimulatedSession`
+        starting from ``history`` (wire items); they are in :attr:`sessions`, in connection
+        order, for tests to inspect.
+        """
+        server = cls(None, host=host, port=port, model=model, max_frame_bytes=max_frame_bytes)
+        server._history = tuple(history or ())
+        return server
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (after start)."""
+        if self._server is None:
+            raise UsageError("the server is not started: use `async with FakeRealtimeServer(...)`")
+        sock = next(iter(self._server.sockets))
+        return int(sock.getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        """``ws://HOST:PORT/v1``: the ``openai`` client's ``websocket_base_url``."""
+        return f"ws://{self.host}:{self.port}/v1"
+
+    @property
+    def url(self) -> str:
+        """``ws://HOST:PORT/v1/realtime?model=MODEL``: the URL clients connect to."""
+        return f"{self.base_url}/realtime?model={self.model}"
+
+    async def start(self) -> None:
+        """Start listening."""
+        if self._server is not None:
+            return
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            compression=None,  # declining permessage-deflate is fine for every client
+            max_size=max(_READ_LIMIT, self.max_frame_bytes + 1),
+            logger=_log,
+        )
+
+    async def aclose(self) -> None:
+        """Close every connection (1001) and stop listening; results are then complete."""
+        if self._server is None:
+            return
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def __aenter__(self) -> FakeRealtimeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- results -------------------------------------------------------------------------------
+
+    @property
+    def results(self) -> list[ReplayResult]:
+        """The result of every finished connection, in connection order."""
+        return [self._results[k] for k in sorted(self._results)]
+
+    @property
+    def mismatches(self) -> list[Mismatch]:
+        """Every mismatch so far, finished connections first, in order."""
+        found = [m for r in self.results for m in r.mismatches]
+        for key in sorted(self._live):
+            found.extend(self._live[key].mismatches)
+        return found
+
+    @property
+    def unplayed(self) -> list[Unplayed]:
+        """The frames never played, per finished connection."""
+        return [r.unplayed for r in self.results if r.unplayed is not None]
+
+    def report(self) -> str:
+        """Every mismatch and unplayed report, or ``""`` when all played exactly."""
+        parts = [m.report for m in self.mismatches] + [u.report for u in self.unplayed]
+        return "\n\n".join(parts)
+
+    def verdict(self) -> None:
+        """Raise if the replay diverged: mismatches first, then frames never played.
+
+        Call after the server closed (leaving ``async with``) for complete results.
+
+        Raises:
+            CassetteMismatch: some client frame did not match; ``str()`` is the report.
+            UnplayedFrames: recorded frames were never played.
+        """
+        mismatches = self.mismatches
+        if mismatches:
+            first = mismatches[0]
+            raise CassetteMismatch(self.report(), expected=first.expected,
+                                   received=first.received)
+        unplayed = self.unplayed
+        if unplayed:
+            raise UnplayedFrames(self.report(), expected=unplayed[0].frames)
+
+    assert_played = verdict
+
+    # -- handshake -----------------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        return _net.check_handshake(request)
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Any
+    ) -> Subprotocol | None:
+        return _net.select_realtime(list(offered))
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        serial = next(self._serial)
+        if self._script is None:
+            await self._simulate(ws, serial)
+            return
+        conns = self._script.conns
+        conn = conns[serial % len(conns)]
+        replay = Replay(
+            self._script.frames(conn),
+            rules=self.rules,
+            speed=self.speed,
+            lookahead=self.lookahead,
+            max_frame_bytes=self.max_frame_bytes,
+            cassette=self._script.path,
+            conn=conn,
+            connection=serial,
+        )
+        self._live[serial] = replay
+        wake = asyncio.Event()
+        replay.connect(self.clock.now())
+        sender = asyncio.create_task(self._send_loop(ws, replay, wake))
+        try:
+            try:
+                async for message in ws:
+                    now = self.clock.now()
+                    if isinstance(message, str):
+                        replay.receive_text(message, now)
+                    else:
+                        replay.receive_binary(message, now)
+                    wake.set()
+            except ConnectionClosed:
+                pass
+            replay.receive_close(_net.close_code_received(ws), self.clock.now())
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            self._results[serial] = replay.finish()
+            del self._live[serial]
+
+    async def _send_loop(self, ws: ServerConnection, replay: Replay, wake: asyncio.Event) -> None:
+        clock = self.clock
+        try:
+            while True:
+                out = replay.next_to_send()
+                if out is None:
+                    if replay.ended:
+                        return
+                    await wake.wait()
+                    wake.clear()
+                    continue
+                if out.due:
+                    await clock.sleep_until(out.due)
+                if out.kind is OutKind.TEXT:
+                    await ws.send(out.data, text=True)
+                elif out.kind is OutKind.BINARY:
+                    await ws.send(out.data, text=False)
+                elif out.kind is OutKind.CLOSE:
+                    await _net.send_close(ws, out.code, out.reason)
+                    return
+                else:
+                    _net.abort(ws)
+                    return
+        except ConnectionClosed:
+            return
+
+    async def _simulate(self, ws: ServerConnection, serial: int) -> None:
+        session = SimulatedSession(self._history or (), model=self.model)
+        self.sessions.append(session)
+        errors = itertools.count(1)
+
+        def refuse(malformed: Malformed) -> dict[str, Any]:
+            return error_event(f"event_harness{serial:04d}x{next(errors):06d}",
+                               malformed.code, malformed.message, param=malformed.param)
+
+        try:
+            for event in session.on_connect():
+                await ws.send(_json.dumps(event), text=True)
+            async for message in ws:
+                if isinstance(message, bytes):
+                    answers = [refuse(Malformed(
+                        ErrorCode.BINARY_NOT_SUPPORTED,
+                        "Binary frames are not supported: send JSON text events.",
+                    ))]
+                else:
+                    parsed = parse_client_text(message, max_bytes=self.max_frame_bytes)
+                    answers = ([refuse(parsed)] if isinstance(parsed, Malformed)
+                               else session.handle(parsed))
+                for event in answers:
+                    await ws.send(_json.dumps(event), text=True)
+        except ConnectionClosed:
+            return
