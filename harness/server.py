@@ -184,6 +184,13 @@ class FakeRealtimeServer:
         return int(sock.getsockname()[1])
 
     @property
+    def script(self) -> Script:
+        """The recorded connections being served."""
+        if self._script is None:
+            raise UsageError("a simulating FakeRealtimeServer serves no cassette")
+        return self._script
+
+    @property
     def base_url(self) -> str:
         """``ws://HOST:PORT/v1``: the ``openai`` client's ``websocket_base_url``."""
         return f"ws://{self.host}:{self.port}/v1"

@@ -1,0 +1,270 @@
+"""``python -m harness``: replay a cassette against a client, or check a cassette file.
+
+Commands::
+
+    python -m harness replay CASSETTE [--speed S] [--client raw] [--quiet] [--timeout SECONDS]
+    python -m harness check CASSETTE
+
+``replay`` serves the cassette with :class:`~harness.server.FakeRealtimeServer`, drives a
+client through it (sending the recorded client frames in causal order: each one once the
+server frames recorded before it have arrived), prints a timeline (one line per frame:
+time, side, type) and the verdict: ``PASS``, or ``FAIL`` with the mismatch report.
+
+Exit status: 0 pass, 1 mismatch (or frames never played), 2 a bad cassette or bad arguments
+(the message, never a traceback).
+
+Clients are pluggable: a driver is an async function ``(server, script, emit, timeout)``
+registered in :data:`DRIVERS` under a :class:`ClientKind`, so another client (our transport)
+is one more entry, not a rewrite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TextIO
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from harness import _json
+from harness.cassette import FrameKind, Side, open_cassette
+from harness.errors import CassetteError, CassetteMismatch, HarnessError, UsageError
+from harness.replay import Script
+from harness.server import FakeRealtimeServer
+
+__all__ = ["DRIVERS", "ClientKind", "Driver", "TimelineEntry", "drive_raw", "main"]
+
+# Any token will do: the fake server checks that a key is present, never what it is.
+_FAKE_KEY = "harness-replay"
+
+
+class ClientKind(StrEnum):
+    """The clients ``replay --client`` can drive."""
+
+    RAW = "raw"
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One line of the replay timeline.
+
+    Attributes:
+        t: seconds since the connection opened, as the client saw it.
+        conn: the recorded connection being played.
+        side: who sent the frame.
+        label: the event type, ``binary (N bytes)`` or ``close CODE``.
+        unexpected: the frame was not one the cassette recorded (e.g. a mismatch error).
+    """
+
+    t: float
+    conn: int
+    side: Side
+    label: str
+    unexpected: bool = False
+
+    def render(self) -> str:
+        """``  0.012  conn 0  server  session.created``."""
+        mark = "  <- not in the cassette" if self.unexpected else ""
+        return f"{self.t:8.3f}  conn {self.conn}  {self.side!s:<6}  {self.label}{mark}"
+
+
+Emit = Callable[[TimelineEntry], None]
+Driver = Callable[[FakeRealtimeServer, Script, Emit, float], Awaitable[None]]
+
+
+def _label(message: str | bytes) -> tuple[str, str | None]:
+    """A received message's label and, for an event, its type."""
+    if isinstance(message, bytes):
+        return f"binary ({len(message)} bytes)", None
+    try:
+        event = _json.loads(message)
+    except ValueError:
+        return "text (not JSON)", None
+    kind = event.get("type") if isinstance(event, dict) else None
+    if not isinstance(kind, str):
+        return "event without type", None
+    if kind == "error" and isinstance(event.get("error"), dict):
+        code = event["error"].get("code")
+        if code:
+            return f"error ({code})", kind
+    return kind, kind
+
+
+async def _play_connection(
+    ws: ClientConnection, script: Script, conn: int, emit: Emit, timeout: float
+) -> None:
+    opened = time.monotonic()
+
+    def now() -> float:
+        return time.monotonic() - opened
+
+    for prepared in script.frames(conn):
+        frame = prepared.frame
+        if frame.side is Side.CLIENT:
+            if frame.kind is FrameKind.CLOSE:
+                await ws.close(frame.close_code or 1000, frame.close_reason)
+                emit(TimelineEntry(now(), conn, Side.CLIENT, frame.describe()))
+                return
+            if frame.event is not None:
+                await ws.send(_json.dumps_str(frame.event))
+            else:
+                await ws.send(frame.binary or b"")
+            emit(TimelineEntry(now(), conn, Side.CLIENT, frame.describe()))
+            continue
+        # A server frame: wait for it (skipping, and showing, anything unexpected).
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    message = await ws.recv()
+            except ConnectionClosed:
+                rcvd = ws.protocol.close_rcvd
+                code = rcvd.code if rcvd is not None else 1006
+                emit(TimelineEntry(now(), conn, Side.SERVER, f"close {code}",
+                                   unexpected=frame.kind is not FrameKind.CLOSE))
+                return
+            except TimeoutError:
+                emit(TimelineEntry(now(), conn, Side.SERVER,
+                                   f"(nothing for {timeout:g} s; expected {frame.describe()})",
+                                   unexpected=True))
+                return
+            label, kind = _label(message)
+            expected = kind == frame.event_type if frame.event is not None else (
+                frame.kind is FrameKind.BINARY and isinstance(message, bytes))
+            emit(TimelineEntry(now(), conn, Side.SERVER, label, unexpected=not expected))
+            if expected:
+                break
+
+
+async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit,
+                    timeout: float) -> None:
+    """Drive a plain ``websockets`` client through every recorded connection, in turn."""
+    for conn in script.conns:
+        async with connect(
+            server.url,
+            additional_headers={"Authorization": f"Bearer {_FAKE_KEY}"},
+            max_size=None,
+            open_timeout=timeout,
+        ) as ws:
+            await _play_connection(ws, script, conn, emit, timeout)
+
+
+DRIVERS: dict[ClientKind, Driver] = {ClientKind.RAW: drive_raw}
+
+
+async def _replay(path: str, speed: float, client: ClientKind, timeout: float, quiet: bool,
+                  out: TextIO) -> int:
+    server = FakeRealtimeServer(path, speed=speed)
+    script = server.script
+    counts = {"frames": 0}
+
+    def emit(entry: TimelineEntry) -> None:
+        counts["frames"] += 1
+        if not quiet:
+            print(entry.render(), file=out)
+
+    started = time.monotonic()
+    async with server:
+        try:
+            await DRIVERS[client](server, script, emit, timeout)
+        except (OSError, InvalidHandshake) as exc:
+            print(f"FAIL: the {client} client could not talk to the fake server: {exc}",
+                  file=out)
+            return 1
+    elapsed = time.monotonic() - started
+    try:
+        server.verdict()
+    except CassetteMismatch as exc:
+        print(f"FAIL: {path}", file=out)
+        print(str(exc), file=out)
+        return 1
+    conns = len(script.conns)
+    print(f"PASS: {path}: {counts['frames']} frames played on {conns} "
+          f"connection{'s' if conns != 1 else ''} in {elapsed:.3f} s", file=out)
+    return 0
+
+
+def _check(path: str, out: TextIO) -> int:
+    sides = {Side.CLIENT: 0, Side.SERVER: 0}
+    conns: set[int] = set()
+    with open_cassette(path) as reader:
+        header = reader.header
+        try:
+            for frame in reader:
+                sides[frame.side] += 1
+                conns.add(frame.conn)
+        except CassetteError as exc:
+            good = sum(sides.values())
+            print(f"error: {exc}", file=sys.stderr)
+            print(f"({good} complete frame{'s' if good != 1 else ''} before it read fine)",
+                  file=sys.stderr)
+            return 2
+    total = sum(sides.values())
+    print(
+        f"{path}: OK, {total} frames ({sides[Side.CLIENT]} client, {sides[Side.SERVER]} "
+        f"server) on {len(conns)} connection{'s' if len(conns) != 1 else ''}; "
+        f"made {header.made}, model {header.query.get('model', '?')}",
+        file=out,
+    )
+    return 0
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError("speed must be 0 (no pacing) or a positive factor")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="Record-and-replay harness for the OpenAI Realtime API.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    replay = commands.add_parser(
+        "replay", help="serve a cassette and drive a client through it",
+        description="Serve CASSETTE with the fake server, drive a client through it in causal "
+                    "order, print the timeline and the verdict. Exit 0 pass, 1 mismatch, "
+                    "2 bad cassette.",
+    )
+    replay.add_argument("cassette", metavar="CASSETTE")
+    replay.add_argument("--speed", type=_speed, default=0.0,
+                        help="0 = as fast as causality allows (default), 1 = recorded gaps, "
+                             "else scaled")
+    replay.add_argument("--client", type=ClientKind, default=ClientKind.RAW,
+                        choices=list(ClientKind),
+                        help="the client to drive (default: raw, a plain websockets client)")
+    replay.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for each server frame (default 10)")
+    replay.add_argument("--quiet", "-q", action="store_true", help="no timeline, verdict only")
+    check = commands.add_parser("check", help="validate a cassette file",
+                                description="Validate every line of CASSETTE; print its frame "
+                                            "count, or what is wrong and where.")
+    check.add_argument("cassette", metavar="CASSETTE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the CLI; return the exit status (0 pass, 1 mismatch, 2 bad cassette or usage)."""
+    stdout = out if out is not None else sys.stdout
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args.cassette, stdout)
+        return asyncio.run(_replay(args.cassette, args.speed, args.client, args.timeout,
+                                   args.quiet, stdout))
+    except (CassetteError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except HarnessError as exc:  # pragma: no cover - any other harness error, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
