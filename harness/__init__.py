@@ -1,12 +1,83 @@
 """realtime-harness: record-and-replay testing for the OpenAI Realtime API.
 
 ``import harness`` gives the public face; it pulls in neither hypothesis nor pytest
-(import ``harness.strategies`` and the plugin by name).
+(import ``harness.strategies`` and ``harness.checker`` by name).
 """
 
 from __future__ import annotations
 
+from harness.cassette import (
+    Cassette,
+    CassetteReader,
+    CassetteWriter,
+    Frame,
+    Header,
+    Side,
+    load_cassette,
+    open_cassette,
+)
+from harness.conversation import Conversation, SimulatedSession
 from harness.errors import *  # noqa: F403
 from harness.errors import __all__ as _errors_all
+from harness.history import ResetPlan, diff_realtime_history, plan_reset_history
+from harness.items import (
+    FunctionCallItem,
+    InputAudio,
+    InputImage,
+    InputText,
+    McpApprovalRequestItem,
+    McpCallItem,
+    McpListToolsItem,
+    MessageItem,
+    OutputAudio,
+    OutputText,
+    RealtimeItem,
+    item_from_json,
+    item_to_json,
+)
+from harness.matching import MatchRules
+from harness.modes import RecordMode
+from harness.recorder import RecordingProxy, TransportTap
+from harness.redaction import RedactionRule, RedactionRules
+from harness.server import FakeRealtimeServer
+from harness.transport import OpenAIRealtimeWebSocket
 
-__all__ = [*_errors_all]
+__version__ = "0.1.0"
+
+__all__ = [
+    *_errors_all,
+    "Cassette",
+    "CassetteReader",
+    "CassetteWriter",
+    "Conversation",
+    "FakeRealtimeServer",
+    "Frame",
+    "FunctionCallItem",
+    "Header",
+    "InputAudio",
+    "InputImage",
+    "InputText",
+    "MatchRules",
+    "McpApprovalRequestItem",
+    "McpCallItem",
+    "McpListToolsItem",
+    "MessageItem",
+    "OpenAIRealtimeWebSocket",
+    "OutputAudio",
+    "OutputText",
+    "RealtimeItem",
+    "RecordMode",
+    "RecordingProxy",
+    "RedactionRule",
+    "RedactionRules",
+    "ResetPlan",
+    "SimulatedSession",
+    "Side",
+    "TransportTap",
+    "diff_realtime_history",
+    "item_from_json",
+    "item_to_json",
+    "load_cassette",
+    "open_cassette",
+    "plan_reset_history",
+]
