@@ -8,7 +8,7 @@ each client connection the proxy:
    credentials (every request header but the WebSocket mechanics, and the offered
    subprotocols), so an upstream refusal reaches the client as the same HTTP response
    (status, headers, body); an unreachable upstream becomes HTTP 502 (504 on timeout) with
-   a JSON ``error`` body;
+   the API's JSON ``error`` body shape;
 2. accepts the client with the subprotocol the upstream selected;
 3. relays every frame both ways with two pump tasks, text as text and binary as binary,
    never reordering them; each frame is redacted and written to the cassette (one flushed
@@ -20,33 +20,41 @@ each client connection the proxy:
    the other side's TCP connection is aborted. The echo of a close handshake is not
    recorded: it carries no information.
 
+:class:`TransportTap` records our own :class:`~harness.transport.OpenAIRealtimeWebSocket`
+without a proxy: pass it as the transport's ``create_websocket``.
+
 A refused handshake is recorded as a one-frame connection: a ``server`` ``close`` frame with
 code ``4000 + HTTP status`` (4401, 4502, ...) and reason ``"handshake refused: HTTP 401
-Unauthorized"`` followed by a newline and the (redacted) response body. See
-:func:`refusal_frame` / :func:`parse_refusal`.
+Unauthorized"``, a newline, and the (redacted) response body. See :func:`refusal_frame` /
+:func:`parse_refusal`.
 
-Timestamps ``t`` count from the moment the upstream connection is open (for a refusal, from
-the client's request); ``conn`` numbers the proxy's connections from 0 (or from
-``first_conn`` when appending). The cassette header is written when the first client
-connects: its endpoint is the client's path and (redacted) query, ``client`` its
-User-Agent, ``redactions`` the names of every rule that ran, and the extra key
-``handshake`` the first connection's redacted request headers and subprotocols.
+Timestamps ``t`` count from the moment the connection is open (for a refusal, from the
+client's request); ``conn`` numbers connections from 0 (or from ``first_conn`` when
+appending). The cassette header is written when the first client connects: its endpoint is
+the client's path and (redacted) query, ``client`` its User-Agent, ``redactions`` the names
+of every rule that ran (see :mod:`harness.redaction`), and the extra keys ``recorder`` (who
+wrote it) and ``handshake`` (the first connection's redacted request headers and offered
+subprotocols).
 
-No secret is written: see :mod:`harness.redaction`.
+No secret is written: every frame, header value, query value, close reason and refusal body
+goes through the redaction rules first.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime
 import http
 import logging
 import os
-from collections.abc import Iterable
+import signal
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -54,28 +62,34 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
+from websockets.typing import Data, Subprotocol
 
-from harness import _json
-from harness.cassette import CassetteWriter, Frame, Header, Made, Side, StrPath
-from harness.errors import UsageError
+from harness import _json, _net
+from harness.cassette import CassetteWriter, Frame, Header, Made, Side, StrPath, open_cassette
+from harness.errors import HarnessError, TransportError, UsageError
 from harness.modes import RecordMode
-from harness.redaction import RedactionRules
+from harness.redaction import RedactionRule, RedactionRules, RuleKind
+
+if TYPE_CHECKING:  # only a type: the recorder does not need the transport loaded
+    from harness.transport import CreateWebSocketOptions
 
 __all__ = [
     "DEFAULT_UPSTREAM",
     "RecordMode",
     "RecordingProxy",
     "Refusal",
+    "TransportTap",
+    "add_record_arguments",
     "parse_refusal",
+    "record_main",
     "refusal_frame",
+    "run_record",
 ]
 
 DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime"
 """Where recordings go unless told otherwise."""
 
 _REFUSAL_PREFIX = "handshake refused: HTTP "
-_CLIENT_NAME = "harness.RecordingProxy"
 # Request headers that belong to one hop of the WebSocket handshake, never forwarded as is.
 _HOP_HEADERS = frozenset(
     {
@@ -96,6 +110,8 @@ _HOP_HEADERS = frozenset(
 _RESPONSE_HOP_HEADERS = frozenset(
     {"connection", "content-length", "transfer-encoding", "upgrade", "date", "server"}
 )
+# What the transport's default connection allows (reference: node's ws takes 100 MiB).
+_TRANSPORT_MAX_SIZE = 100 * 2**20
 
 logger = logging.getLogger("harness.recorder")
 
@@ -141,6 +157,116 @@ def parse_refusal(frame: Frame) -> Refusal | None:
     return Refusal(int(code), phrase, body)
 
 
+# -- the cassette side, shared by the proxy and the tap -------------------------------------
+
+
+class _Sink:
+    """Redacts and writes frames; opens the cassette lazily, at the first connection."""
+
+    def __init__(
+        self,
+        path: StrPath,
+        redaction: RedactionRules,
+        *,
+        by: str,
+        note: str,
+        append: bool,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.redaction = redaction
+        self.by = by
+        self.note = note
+        self.append = append
+        self.writer: CassetteWriter | None = None
+
+    def open(
+        self,
+        path: str,
+        query: Iterable[tuple[str, str]],
+        client: str,
+        headers: Iterable[tuple[str, str]] | None,
+        subprotocols: Sequence[str],
+    ) -> CassetteWriter:
+        """Write the header (once) from the first connection's handshake."""
+        if self.writer is not None:
+            return self.writer
+        rules = self.redaction
+        extra: dict[str, Any] = {"recorder": self.by}
+        if headers is not None:
+            kept = [(k, v) for k, v in headers if k.lower() != "sec-websocket-key"]
+            extra["handshake"] = {
+                "headers": dict(rules.redact_headers(kept).value),
+                "subprotocols": rules.redact_subprotocols(subprotocols).value,
+            }
+        header = Header(
+            made=Made.RECORDED,
+            created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            path=path,
+            query=dict(rules.redact_query(query).value),
+            client=rules.redact_text(client).value,
+            redactions=rules.names,
+            note=rules.redact_text(self.note).value,
+            extra=extra,
+        )
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self.writer = CassetteWriter(self.path, header, mode="a" if self.append else "w")
+        return self.writer
+
+    def message(self, side: Side, t: float, conn: int, message: str | bytes) -> None:
+        """Record one message: ``str`` is a text frame, ``bytes`` a binary frame."""
+        if isinstance(message, str):
+            self.text(side, t, conn, message)
+        else:
+            self.binary(side, t, conn, message)
+
+    def text(self, side: Side, t: float, conn: int, data: str | bytes) -> None:
+        """Record a text frame (given decoded or as its UTF-8 bytes)."""
+        assert self.writer is not None
+        self.writer.write(Frame.of_event(side, t, conn, self.event_of(data)))
+
+    def binary(self, side: Side, t: float, conn: int, data: bytes) -> None:
+        """Record a binary frame."""
+        assert self.writer is not None
+        self.writer.write(Frame.of_binary(side, t, conn, self.redaction.redact_bytes(data).value))
+
+    def event_of(self, text: str | bytes) -> dict[str, Any]:
+        """The redacted event a text frame carries."""
+        try:
+            event = _json.loads(text)
+        except _json.JSONDecodeError:
+            event = None
+        if not isinstance(event, dict):
+            # The API only speaks JSON objects; keep anything else visible, never dropped.
+            shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
+            return {
+                "type": "harness.non_json_text",
+                "text": self.redaction.redact_text(shown).value,
+            }
+        redacted: dict[str, Any] = self.redaction.redact_event(event).value
+        return redacted
+
+    def close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
+        """Record a close frame (reason redacted)."""
+        assert self.writer is not None
+        self.writer.write(
+            Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
+        )
+
+    def refusal(self, conn: int, t: float, status: int, phrase: str, body: bytes | str) -> None:
+        """Record a refused handshake (body redacted)."""
+        assert self.writer is not None
+        text = body if isinstance(body, str) else body.decode("utf-8", "replace")
+        refusal = Refusal(status, phrase, self.redaction.redact_text(text).value)
+        self.writer.write(refusal_frame(conn, t, refusal))
+
+    def finish(self, default_path: str, default_query: Iterable[tuple[str, str]]) -> None:
+        """Close the file; a cassette nobody connected to still gets its header."""
+        if self.writer is None and not self.append:
+            self.open(default_path, default_query, "", None, ())
+        if self.writer is not None:
+            self.writer.close_file()
+
+
 # -- the proxy ------------------------------------------------------------------------------
 
 
@@ -160,7 +286,7 @@ class RecordingProxy:
     """Relay clients to the real API and write what crosses the wire to a cassette.
 
     Use it as an async context manager; connect any client to :attr:`url` (or give the
-    ``openai`` client :attr:`websocket_base_url`)::
+    ``openai`` client :attr:`base_url`)::
 
         async with RecordingProxy("wss://api.openai.com/v1/realtime", "session.jsonl") as proxy:
             ...  # connect to proxy.url with your real API key, as you would to the API
@@ -178,7 +304,7 @@ class RecordingProxy:
         first_conn: the ``conn`` index of the first connection (for appending episodes).
         passthrough: connections with an index below ``passthrough[1]`` are relayed to the
             URL ``passthrough[0]`` without being recorded (used to replay recorded episodes
-            while recording new ones, see :class:`~harness.modes.RecordMode`).
+            while recording new ones, see :mod:`harness.modes`).
         note: free text for the cassette header.
         open_timeout: seconds allowed to open each upstream connection.
     """
@@ -197,24 +323,25 @@ class RecordingProxy:
         note: str = "",
         open_timeout: float = 10.0,
     ) -> None:
+        rules = redaction if redaction is not None else RedactionRules.default()
         split = urlsplit(upstream_url)
         if split.scheme not in ("ws", "wss") or not split.netloc:
             raise UsageError(
                 f"upstream URL must be ws:// or wss:// with a host, got "
-                f"{_redact_url(upstream_url, redaction or RedactionRules.default())!r}"
+                f"{_redact_url(upstream_url, rules)!r}"
             )
         self.upstream_url = upstream_url
         self.cassette_path = os.fspath(cassette_path)
         self.host = host
         self.port = port
-        self.redaction = redaction if redaction is not None else RedactionRules.default()
-        self.note = note
-        self._append = append
+        self.redaction = rules
+        self._sink = _Sink(
+            cassette_path, rules, by="harness.RecordingProxy", note=note, append=append
+        )
         self._next_conn = first_conn
         self._passthrough = passthrough
         self._open_timeout = open_timeout
         self._upstream = split
-        self._writer: CassetteWriter | None = None
         self._server: Server | None = None
         self._sessions: dict[ServerConnection, _Session] = {}
         self.connections = 0
@@ -226,13 +353,26 @@ class RecordingProxy:
 
     @property
     def url(self) -> str:
-        """The URL a client connects to instead of the upstream (same path, no query)."""
+        """The URL a client connects to instead of the upstream.
+
+        The upstream's path and query, minus the parameters a redaction rule names
+        (``api_key``): the proxy adds those to the upstream request itself.
+        """
         path = self._upstream.path or "/"
-        return f"ws://{self._netloc()}{path}"
+        secret = {r.target for r in self.redaction.rules if r.kind is RuleKind.QUERY}
+        query = [
+            (k, v)
+            for k, v in parse_qsl(self._upstream.query, keep_blank_values=True)
+            if k not in secret
+        ]
+        return f"ws://{self._netloc()}{path}" + (f"?{urlencode(query)}" if query else "")
 
     @property
-    def websocket_base_url(self) -> str:
-        """For the ``openai`` client, which connects to ``websocket_base_url + "/realtime"``."""
+    def base_url(self) -> str:
+        """The ``openai`` client's ``websocket_base_url`` (it appends ``/realtime?model=``).
+
+        ``ws://HOST:PORT/v1`` for an upstream at ``.../v1/realtime``.
+        """
         path = self._upstream.path.rstrip("/")
         if path.endswith("/realtime"):
             path = path[: -len("/realtime")]
@@ -271,11 +411,7 @@ class RecordingProxy:
         for session in list(self._sessions.values()):
             await session.upstream.close()
         self._sessions.clear()
-        if self._writer is None and not self._append:
-            # Nobody connected: still leave a valid (header-only) cassette behind.
-            self._ensure_writer(None)
-        if self._writer is not None:
-            self._writer.close_file()
+        self._sink.finish(self._upstream.path or "/", parse_qsl(self._upstream.query))
 
     async def __aenter__(self) -> RecordingProxy:
         await self.start()
@@ -289,62 +425,6 @@ class RecordingProxy:
     ) -> None:
         await self.aclose()
 
-    # -- the cassette ----------------------------------------------------------------------
-
-    def _ensure_writer(self, request: Request | None) -> CassetteWriter:
-        if self._writer is not None:
-            return self._writer
-        path, query = self._upstream.path or "/", dict(parse_qsl(self._upstream.query))
-        client = ""
-        extra: dict[str, Any] = {"recorder": _CLIENT_NAME}
-        if request is not None:
-            path, query = _request_target(request.path, self._upstream)
-            client = request.headers.get("User-Agent", "")
-            headers = [
-                (k, v)
-                for k, v in request.headers.raw_items()
-                if k.lower() not in ("sec-websocket-key", "sec-websocket-protocol")
-            ]
-            extra["handshake"] = {
-                "headers": dict(self.redaction.redact_headers(headers).value),
-                "subprotocols": self.redaction.redact_subprotocols(_offered(request)).value,
-            }
-        header = Header(
-            made=Made.RECORDED,
-            created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            path=path,
-            query=dict(self.redaction.redact_query(query.items()).value),
-            client=self.redaction.redact_text(client).value,
-            redactions=self.redaction.names,
-            note=self.redaction.redact_text(self.note).value,
-            extra=extra,
-        )
-        os.makedirs(os.path.dirname(os.path.abspath(self.cassette_path)), exist_ok=True)
-        self._writer = CassetteWriter(self.cassette_path, header, mode="a" if self._append else "w")
-        return self._writer
-
-    def _record(self, side: Side, session: _Session, message: str | bytes) -> None:
-        assert self._writer is not None
-        t = asyncio.get_running_loop().time() - session.t0
-        if isinstance(message, bytes):
-            frame = Frame.of_binary(
-                side, t, session.conn, self.redaction.redact_bytes(message).value
-            )
-        else:
-            frame = Frame.of_event(side, t, session.conn, self._event_of(message))
-        self._writer.write(frame)
-
-    def _event_of(self, text: str) -> dict[str, Any]:
-        try:
-            event = _json.loads(text)
-        except _json.JSONDecodeError:
-            event = None
-        if not isinstance(event, dict):
-            # The API only speaks JSON objects; keep anything else visible, never dropped.
-            return {"type": "harness.non_json_text", "text": self.redaction.redact_text(text).value}
-        redacted: dict[str, Any] = self.redaction.redact_event(event).value
-        return redacted
-
     # -- the handshake ---------------------------------------------------------------------
 
     async def _process_request(
@@ -357,57 +437,54 @@ class RecordingProxy:
         started = loop.time()
         if self._passthrough is not None and conn < self._passthrough[1]:
             return await self._open_passthrough(connection, request, conn)
-        writer = self._ensure_writer(request)
+        path, query = _request_target(request.path, self._upstream)
+        self._sink.open(
+            path,
+            query.items(),
+            request.headers.get("User-Agent", ""),
+            request.headers.raw_items(),
+            _net.offered_subprotocols(request),
+        )
         target = _upstream_target(request.path, self._upstream)
         try:
             upstream = await self._open_upstream(target, request)
         except InvalidStatus as exc:
             response = exc.response
-            body = bytes(response.body)
-            refusal = Refusal(
+            self._sink.refusal(
+                conn,
+                loop.time() - started,
                 response.status_code,
                 response.reason_phrase,
-                self.redaction.redact_text(body.decode("utf-8", "replace")).value,
+                bytes(response.body),
             )
-            writer.write(refusal_frame(conn, loop.time() - started, refusal))
             headers = Headers(
                 (k, v)
                 for k, v in response.headers.raw_items()
                 if k.lower() not in _RESPONSE_HOP_HEADERS
             )
-            return Response(response.status_code, response.reason_phrase, headers, body)
+            return Response(response.status_code, response.reason_phrase, headers, response.body)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            status = (
-                http.HTTPStatus.GATEWAY_TIMEOUT
-                if isinstance(exc, TimeoutError)
-                else http.HTTPStatus.BAD_GATEWAY
-            )
-            shown = _redact_url(target, self.redaction)
+            timeout = isinstance(exc, TimeoutError)
+            status = http.HTTPStatus.GATEWAY_TIMEOUT if timeout else http.HTTPStatus.BAD_GATEWAY
             message = self.redaction.redact_text(
-                f"{_CLIENT_NAME} could not open the upstream connection to {shown}: "
-                f"{type(exc).__name__}: {exc}"
+                f"harness.RecordingProxy could not open the upstream connection to "
+                f"{_redact_url(target, self.redaction)}: {type(exc).__name__}: {exc}"
             ).value
-            code = "upstream_timeout" if status == 504 else "upstream_unreachable"
-            body_text = _json.dumps_str(
-                {
-                    "type": "error",
-                    "error": {"type": "proxy_error", "code": code, "message": message},
-                }
+            refused = _net.api_error_response(
+                status,
+                message,
+                code="upstream_timeout" if timeout else "upstream_unreachable",
+                error_type="proxy_error",
             )
-            writer.write(
-                refusal_frame(
-                    conn, loop.time() - started, Refusal(status, status.phrase, body_text)
-                )
+            self._sink.refusal(
+                conn, loop.time() - started, status, status.phrase, bytes(refused.body)
             )
-            refused = connection.respond(status, body_text)
-            del refused.headers["Content-Type"]
-            refused.headers["Content-Type"] = "application/json"
             return refused
         self._sessions[connection] = _Session(conn, loop.time(), upstream)
         return None
 
     async def _open_upstream(self, target: str, request: Request) -> ClientConnection:
-        offered = _offered(request)
+        offered = _net.offered_subprotocols(request)
         headers = [(k, v) for k, v in request.headers.raw_items() if k.lower() not in _HOP_HEADERS]
         return await connect(
             target,
@@ -473,10 +550,11 @@ class RecordingProxy:
         side: Side,
         session: _Session,
     ) -> None:
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(ConnectionClosed):
             async for message in source:
                 if session.record:
-                    self._record(side, session, message)
+                    self._sink.message(side, loop.time() - session.t0, session.conn, message)
                 try:
                     await sink.send(message)
                 except ConnectionClosed:
@@ -490,30 +568,303 @@ class RecordingProxy:
         if received is not None and protocol.close_rcvd_then_sent:
             # ``source`` closed first: record its close and pass it on, code and reason.
             code: int | None = None if received.code == 1005 else received.code
-            self._record_close(side, session, code, received.reason)
-            await sink.close(cast(int, code), received.reason)
+            if session.record:
+                self._sink.close(
+                    side, loop.time() - session.t0, session.conn, code, received.reason
+                )
+            await _net.send_close(sink, code, received.reason)
         elif received is None and protocol.close_sent is None:
             # Lost without a close frame: abnormal closure, shown to the other side as such.
-            self._record_close(side, session, 1006, "")
-            sink.transport.abort()
+            if session.record:
+                self._sink.close(side, loop.time() - session.t0, session.conn, 1006, "")
+            _net.abort(sink)
 
-    def _record_close(self, side: Side, session: _Session, code: int | None, reason: str) -> None:
-        if not session.record:
+
+# -- the transport tap ----------------------------------------------------------------------
+
+
+class _TappedConnection(ClientConnection):
+    """A client connection that records what it sends and receives, as it does."""
+
+    _tap: _Sink
+    _conn: int
+    _t0: float
+    _tap_closed: bool = False
+
+    def _t(self) -> float:
+        return asyncio.get_running_loop().time() - self._t0
+
+    async def send(self, message: Any, text: bool | None = None) -> None:
+        # As websockets decides: str is text unless text=False, bytes binary unless
+        # text=True. (Fragmented messages, iterables, are not recorded: the transport
+        # never sends them.)
+        if isinstance(message, str):
+            if text is False:
+                self._tap.binary(Side.CLIENT, self._t(), self._conn, message.encode())
+            else:
+                self._tap.text(Side.CLIENT, self._t(), self._conn, message)
+        elif isinstance(message, bytes | bytearray | memoryview):
+            if text is True:
+                self._tap.text(Side.CLIENT, self._t(), self._conn, bytes(message))
+            else:
+                self._tap.binary(Side.CLIENT, self._t(), self._conn, bytes(message))
+        await super().send(message, text=text)
+
+    @overload
+    async def recv(self, decode: Literal[True]) -> str: ...
+
+    @overload
+    async def recv(self, decode: Literal[False]) -> bytes: ...
+
+    @overload
+    async def recv(self, decode: bool | None = None) -> Data: ...
+
+    async def recv(self, decode: bool | None = None) -> Data:
+        try:
+            message = await super().recv()
+        except ConnectionClosed:
+            self._record_server_close()
+            raise
+        self._tap.message(Side.SERVER, self._t(), self._conn, message)
+        if decode is False and isinstance(message, str):
+            return message.encode()
+        if decode is True and isinstance(message, bytes):
+            return message.decode()
+        return message
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if not self._tap_closed and self.protocol.close_rcvd is None:
+            with contextlib.suppress(Exception):
+                self._tap_closed = True
+                self._tap.close(Side.CLIENT, self._t(), self._conn, code, reason)
+        await super().close(code, reason)
+
+    def _record_server_close(self) -> None:
+        if self._tap_closed:
             return
-        assert self._writer is not None
-        t = asyncio.get_running_loop().time() - session.t0
-        redacted = self.redaction.redact_text(reason).value
-        self._writer.write(Frame.of_close(side, t, session.conn, code, redacted))
+        self._tap_closed = True
+        received = self.protocol.close_rcvd
+        if received is not None and self.protocol.close_rcvd_then_sent:
+            code = None if received.code == 1005 else received.code
+            self._tap.close(Side.SERVER, self._t(), self._conn, code, received.reason)
+        elif received is None and self.protocol.close_sent is None:
+            self._tap.close(Side.SERVER, self._t(), self._conn, 1006, "")
+
+
+class TransportTap:
+    """Record our transport's sessions to a cassette, no proxy in between.
+
+    Pass it as :class:`~harness.transport.OpenAIRealtimeWebSocket`'s ``create_websocket``;
+    every connection the transport opens is recorded (``conn`` 0, 1, ...) with the same
+    redaction as :class:`RecordingProxy`::
+
+        with TransportTap("cassettes/session.jsonl") as tap:
+            transport = OpenAIRealtimeWebSocket(api_key=key, create_websocket=tap)
+            await transport.connect(model="gpt-realtime")
+            ...
+            await transport.aclose()
+
+    The tap opens the connection as the transport's default does (its headers, no HTTP
+    proxy, frames up to 100 MiB). Frames are recorded as the transport sends them and as
+    it reads them.
+
+    Args:
+        cassette_path: where to write; created (or truncated) at the first connection.
+        redaction: the rules applied before anything is written (default rules if None).
+        append: append connections to an existing cassette instead of overwriting it.
+        first_conn: the ``conn`` index of the first connection.
+        note: free text for the cassette header.
+    """
+
+    def __init__(
+        self,
+        cassette_path: StrPath,
+        *,
+        redaction: RedactionRules | None = None,
+        append: bool = False,
+        first_conn: int = 0,
+        note: str = "",
+    ) -> None:
+        self.redaction = redaction if redaction is not None else RedactionRules.default()
+        self.cassette_path = os.fspath(cassette_path)
+        self._sink = _Sink(
+            cassette_path, self.redaction, by="harness.TransportTap", note=note, append=append
+        )
+        self._next_conn = first_conn
+        self.connections = 0
+        """How many connections the transport opened through the tap."""
+
+    async def __call__(self, options: CreateWebSocketOptions) -> ClientConnection:
+        """Open the connection for the transport (its ``create_websocket`` hook)."""
+        conn = self._next_conn
+        self._next_conn += 1
+        self.connections += 1
+        split = urlsplit(options.url)
+        headers = dict(options.headers)
+        self._sink.open(
+            split.path or "/",
+            parse_qsl(split.query, keep_blank_values=True),
+            headers.get("User-Agent", ""),
+            headers.items(),
+            (),
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        shown = _redact_url(options.url, self.redaction)
+        try:
+            ws = await connect(
+                options.url,
+                additional_headers={k: v for k, v in headers.items() if k != "User-Agent"},
+                user_agent_header=headers.get("User-Agent"),
+                proxy=None,
+                max_size=_TRANSPORT_MAX_SIZE,
+                create_connection=_TappedConnection,
+            )
+        except InvalidStatus as exc:
+            response = exc.response
+            self._sink.refusal(
+                conn,
+                loop.time() - started,
+                response.status_code,
+                response.reason_phrase,
+                bytes(response.body),
+            )
+            raise TransportError(
+                f"WebSocket connection to {shown} failed: HTTP {response.status_code}"
+            ) from None
+        except Exception as exc:
+            detail = self.redaction.redact_text(str(exc)).value
+            raise TransportError(f"WebSocket connection to {shown} failed: {detail}") from None
+        assert isinstance(ws, _TappedConnection)
+        ws._tap = self._sink
+        ws._conn = conn
+        ws._t0 = loop.time()
+        return ws
+
+    def close(self) -> None:
+        """Close the cassette file (``with`` does it for you)."""
+        split = urlsplit(DEFAULT_UPSTREAM)
+        self._sink.finish(split.path, ())
+
+    def __enter__(self) -> TransportTap:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# -- the `record` command --------------------------------------------------------------------
+
+
+def add_record_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``record`` command's arguments to ``parser`` (for ``harness.cli``)."""
+    parser.add_argument("cassette", help="the cassette file to write")
+    parser.add_argument(
+        "--upstream",
+        default=DEFAULT_UPSTREAM,
+        help=f"the real endpoint (default {DEFAULT_UPSTREAM}); add ?model=... to pick one",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="listen port (default: any free)")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="append connections to an existing cassette (numbered after its last conn)",
+    )
+    parser.add_argument(
+        "--redact-path",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also redact the value at this key path, e.g. customer=session.metadata.customer",
+    )
+    parser.add_argument(
+        "--redact-pattern",
+        action="append",
+        default=[],
+        metavar="NAME=REGEX",
+        help="also redact every match of this regular expression",
+    )
+    parser.add_argument("--note", default="", help="free text for the cassette header")
+
+
+def _user_rules(args: argparse.Namespace) -> RedactionRules:
+    rules: list[RedactionRule] = []
+    for spec, make in (
+        (args.redact_path, RedactionRule.path),
+        (args.redact_pattern, RedactionRule.pattern),
+    ):
+        for item in spec:
+            name, sep, target = item.partition("=")
+            if not sep:
+                raise UsageError(f"redaction rule {item!r}: write NAME=VALUE")
+            rules.append(make(name, target))
+    return RedactionRules.default().with_rules(*rules)
+
+
+def _last_conn(path: str) -> int:
+    last = -1
+    with contextlib.suppress(FileNotFoundError), open_cassette(path) as reader:
+        with contextlib.suppress(HarnessError):
+            for frame in reader:
+                last = max(last, frame.conn)
+    return last
+
+
+async def run_record(args: argparse.Namespace) -> int:
+    """Run the recording proxy until SIGINT/SIGTERM; print where clients connect."""
+    first_conn = _last_conn(args.cassette) + 1 if args.append else 0
+    proxy = RecordingProxy(
+        args.upstream,
+        args.cassette,
+        host=args.host,
+        port=args.port,
+        redaction=_user_rules(args),
+        append=args.append,
+        first_conn=first_conn,
+        note=args.note,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with proxy:
+            print(f"recording to {proxy.cassette_path}", flush=True)
+            print(f"connect clients to {proxy.url}", flush=True)
+            print(f"  (openai client: websocket_base_url={proxy.base_url})", flush=True)
+            print("stop with Ctrl-C", flush=True)
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print(f"recorded {proxy.connections} connection(s) to {proxy.cassette_path}", flush=True)
+    for error in proxy.errors:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+    return 1 if proxy.errors else 0
+
+
+def record_main(argv: Sequence[str] | None = None) -> int:
+    """``realtime-harness record``: parse ``argv`` and run the proxy (returns the exit code)."""
+    parser = argparse.ArgumentParser(
+        prog="realtime-harness record",
+        description="Record real Realtime sessions through a local proxy, secrets redacted.",
+    )
+    add_record_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(run_record(args))
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 # -- URLs -------------------------------------------------------------------------------------
-
-
-def _offered(request: Request) -> list[str]:
-    offered: list[str] = []
-    for value in request.headers.get_all("Sec-WebSocket-Protocol"):
-        offered.extend(p.strip() for p in value.split(",") if p.strip())
-    return offered
 
 
 def _request_target(request_path: str, upstream: SplitResult) -> tuple[str, dict[str, str]]:

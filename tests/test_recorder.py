@@ -342,12 +342,17 @@ async def test_append_mode_continues_an_existing_cassette(
 
 async def test_nobody_connecting_leaves_a_header_only_cassette(tmp_path: Path) -> None:
     cassette = tmp_path / "sub" / "c.jsonl"
-    async with RecordingProxy("wss://api.example/v1/realtime?model=m", cassette) as proxy:
-        assert proxy.url == f"ws://127.0.0.1:{proxy.port}/v1/realtime"
-        assert proxy.websocket_base_url == f"ws://127.0.0.1:{proxy.port}/v1"
+    upstream = f"wss://api.example/v1/realtime?model=m&api_key={API_KEY}"
+    async with RecordingProxy(upstream, cassette) as proxy:
+        assert proxy.url == f"ws://127.0.0.1:{proxy.port}/v1/realtime?model=m"
+        assert proxy.base_url == f"ws://127.0.0.1:{proxy.port}/v1"
     loaded = load_cassette(cassette)
     assert loaded.frames == ()
-    assert (loaded.header.path, dict(loaded.header.query)) == ("/v1/realtime", {"model": "m"})
+    assert (loaded.header.path, dict(loaded.header.query)) == (
+        "/v1/realtime",
+        {"model": "m", "api_key": "<redacted:api_key_query>"},
+    )
+    assert API_KEY not in cassette.read_text()
 
 
 def test_bad_upstream_url_is_a_usage_error_without_the_key(tmp_path: Path) -> None:
