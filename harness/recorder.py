@@ -301,10 +301,11 @@ class RecordingProxy:
         redaction: the rules applied before anything is written
             (:meth:`RedactionRules.default` unless given).
         append: append connections to an existing cassette instead of overwriting it.
-        first_conn: the ``conn`` index of the first connection (for appending episodes).
-        passthrough: connections with an index below ``passthrough[1]`` are relayed to the
-            URL ``passthrough[0]`` without being recorded (used to replay recorded episodes
-            while recording new ones, see :mod:`harness.modes`).
+        first_conn: the ``conn`` index of the first recorded connection (for appending).
+        passthrough: ``(url, count)``: the first ``count`` client connections are relayed
+            to ``url`` without being recorded; the ones after them are recorded from
+            ``first_conn`` on (used to replay recorded episodes while recording new ones,
+            see :mod:`harness.modes`).
         note: free text for the cassette header.
         open_timeout: seconds allowed to open each upstream connection.
     """
@@ -338,7 +339,7 @@ class RecordingProxy:
         self._sink = _Sink(
             cassette_path, rules, by="harness.RecordingProxy", note=note, append=append
         )
-        self._next_conn = first_conn
+        self._first_conn = first_conn
         self._passthrough = passthrough
         self._open_timeout = open_timeout
         self._upstream = split
@@ -430,13 +431,14 @@ class RecordingProxy:
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
-        conn = self._next_conn
-        self._next_conn += 1
+        index = self.connections
         self.connections += 1
         loop = asyncio.get_running_loop()
         started = loop.time()
-        if self._passthrough is not None and conn < self._passthrough[1]:
-            return await self._open_passthrough(connection, request, conn)
+        passed = 0 if self._passthrough is None else self._passthrough[1]
+        if index < passed:
+            return await self._open_passthrough(connection, request, index)
+        conn = self._first_conn + index - passed
         path, query = _request_target(request.path, self._upstream)
         self._sink.open(
             path,

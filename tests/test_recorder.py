@@ -20,9 +20,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Request, Response
 
 from harness.cassette import CassetteWriter, Frame, Header, Side, load_cassette, open_cassette
-from harness.errors import CassetteError, UsageError
-from harness.recorder import RecordingProxy, Refusal, parse_refusal, refusal_frame
+from harness.errors import CassetteError, TransportError, UsageError
+from harness.recorder import RecordingProxy, Refusal, TransportTap, parse_refusal, refusal_frame
 from harness.redaction import RedactionRule, RedactionRules
+from harness.server import FakeRealtimeServer
+from harness.transport import OpenAIRealtimeWebSocket
 
 API_KEY = "sk-proj-RECORDERtest0123456789abcdefghijklmnop"
 TIMEOUT = 5
@@ -474,3 +476,101 @@ def test_sigkill_at_random_moments_leaves_every_complete_frame_readable(tmp_path
         assert len(reloaded.frames) == len(frames) + (0 if not torn_here else 1)
     # How many rounds tore a line is chance; it is printed, not asserted.
     print(f"{torn} of 20 kills tore the last line")
+
+
+# -- our transport, through the proxy and with the tap, against the simulated API --------------
+
+
+async def _converse(url: str, **options: Any) -> list[dict[str, Any]]:
+    """One text turn with our transport; every server event it saw, in order."""
+    seen: list[dict[str, Any]] = []
+    done = asyncio.Event()
+    transport = OpenAIRealtimeWebSocket(api_key=API_KEY, **options)
+    transport.on("*", seen.append)
+    transport.on("turn_done", lambda _: done.set())
+    await transport.connect(url=url, model="gpt-realtime")
+    transport.send_message(f"my key is {API_KEY}")
+    await done.wait()
+    await transport.aclose()
+    return seen
+
+
+def _as_recorded(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rules = RedactionRules.default()
+    return [rules.redact_event(event).value for event in events]
+
+
+async def test_transport_through_the_proxy_replays_the_same_frames(tmp_path: Path) -> None:
+    cassette = tmp_path / "transport.jsonl"
+    async with asyncio.timeout(TIMEOUT):
+        async with FakeRealtimeServer.simulate() as upstream:
+            async with RecordingProxy(upstream.url, cassette) as proxy:
+                live = await _converse(proxy.url)
+        async with FakeRealtimeServer(cassette) as replay:
+            replayed = await _converse(replay.url)
+    replay.verdict()
+    assert [e["type"] for e in live][-2:] == ["response.created", "response.done"]
+    # The client sees the same frames, secrets aside: those are placeholders on replay.
+    assert replayed == _as_recorded(live)
+    assert API_KEY not in cassette.read_text()
+    header = load_cassette(cassette).header
+    assert header.client.startswith("realtime-harness/")
+    assert header.extra["handshake"]["headers"]["Authorization"] == (
+        "Bearer <redacted:authorization_header>"
+    )
+
+
+async def test_transport_tap_records_without_a_proxy(tmp_path: Path) -> None:
+    cassette = tmp_path / "tap.jsonl"
+    async with asyncio.timeout(TIMEOUT):
+        async with FakeRealtimeServer.simulate() as upstream:
+            with TransportTap(cassette) as tap:
+                live = await _converse(upstream.url, create_websocket=tap)
+                live_again = await _converse(upstream.url, create_websocket=tap)
+            assert tap.connections == 2
+        async with FakeRealtimeServer(cassette) as replay:
+            replayed = await _converse(replay.url)
+            replayed_again = await _converse(replay.url)
+    replay.verdict()
+    assert replayed == _as_recorded(live)
+    assert replayed_again == _as_recorded(live_again)
+    loaded = load_cassette(cassette)
+    assert loaded.conns() == (0, 1)
+    assert loaded.header.extra["recorder"] == "harness.TransportTap"
+    assert [f.close_code for f in loaded.frames if f.kind.value == "close"] == [1000, 1000]
+    assert API_KEY not in cassette.read_text()
+
+
+async def test_transport_tap_records_a_refused_handshake(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    upstream.refuse = 401
+    cassette = tmp_path / "tap.jsonl"
+    with TransportTap(cassette) as tap:
+        transport = OpenAIRealtimeWebSocket(api_key=API_KEY, create_websocket=tap)
+        with pytest.raises(TransportError) as info:
+            async with asyncio.timeout(TIMEOUT):
+                await transport.connect(url=upstream.url + f"?api_key={API_KEY}")
+    assert str(info.value) == (
+        f"WebSocket connection to {upstream.url}?api_key=<redacted:api_key_query> failed: HTTP 401"
+    )
+    (frame,) = load_cassette(cassette).frames
+    assert parse_refusal(frame) == Refusal(
+        401, "Unauthorized", '{"error": {"message": "Incorrect API key"}}\n'
+    )
+    assert API_KEY not in cassette.read_text()
+
+
+async def test_transport_tap_records_the_server_closing(upstream: Upstream, tmp_path: Path) -> None:
+    cassette = tmp_path / "tap.jsonl"
+    closed = asyncio.Event()
+    with TransportTap(cassette) as tap:
+        transport = OpenAIRealtimeWebSocket(api_key=API_KEY, create_websocket=tap)
+        transport.on("disconnected", lambda *_: closed.set())
+        async with asyncio.timeout(TIMEOUT):
+            await transport.connect(url=upstream.url)
+            transport.send_event({"type": "please.close", "reason": "going away"})
+            await closed.wait()
+            await transport.aclose()
+    last = load_cassette(cassette).frames[-1]
+    assert (last.side, last.close_code, last.close_reason) == (Side.SERVER, 1011, "going away")
