@@ -19,6 +19,8 @@ from __future__ import annotations
 import string
 from collections.abc import Collection, Sequence
 from enum import StrEnum
+from functools import partial
+from operator import ne
 from typing import Final
 
 from hypothesis import strategies as st
@@ -106,9 +108,19 @@ _STATUS: Final = st.sampled_from(["completed", "incomplete", "in_progress"])
 _B64: Final = st.sampled_from(["AAAA", "UklGRg==", "AAECAw=="])
 
 
+def _column_name(n: int) -> str:
+    # 0 -> "a", 25 -> "z", 26 -> "aa", ... as spreadsheet columns
+    name = ""
+    n += 1
+    while n:
+        n, rest = divmod(n - 1, len(_ID_ALPHABET))
+        name = _ID_ALPHABET[rest] + name
+    return name
+
+
 def item_ids() -> st.SearchStrategy[str]:
-    """Short lowercase ids that shrink to ``"a"``."""
-    return st.text(alphabet=_ID_ALPHABET, min_size=1, max_size=3)
+    """Short lowercase ids: ``"a"``, ``"b"``, ... ``"zz"``; they shrink towards ``"a"``."""
+    return st.integers(min_value=0, max_value=701).map(_column_name)
 
 
 def _optional_text() -> st.SearchStrategy[str | None]:
@@ -295,7 +307,9 @@ def _edited(
         elif op is EditOp.EDIT:
             index = draw(st.integers(0, len(new) - 1))
             before = new[index]
-            after = draw(items(kinds=kinds, ids=st.just(before.item_id)).filter(before.__ne__))
+            after = draw(
+                items(kinds=kinds, ids=st.just(before.item_id)).filter(partial(ne, before))
+            )
             new[index] = after
         else:  # reorder: move one item, or shuffle a run
             if draw(st.booleans()):
