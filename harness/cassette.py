@@ -27,11 +27,12 @@ import base64
 import binascii
 import io
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, BinaryIO, Literal, TypeAlias
+from typing import Any, BinaryIO, Literal, NamedTuple, TypeAlias
 
 from harness import _json
 from harness.errors import CassetteError, CassetteNotFound, UsageError
@@ -39,6 +40,7 @@ from harness.errors import CassetteError, CassetteNotFound, UsageError
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "CanonicalLine",
     "Cassette",
     "CassetteReader",
     "CassetteWriter",
@@ -50,6 +52,8 @@ __all__ = [
     "StrPath",
     "load_cassette",
     "open_cassette",
+    "parse_frame_line",
+    "split_canonical",
 ]
 
 FORMAT_NAME = "realtime-harness-cassette"
@@ -62,6 +66,7 @@ _HEADER_KEYS = frozenset(
     {"format", "version", "made", "created", "endpoint", "client", "redactions", "note"}
 )
 _PAYLOAD_KEYS = ("event", "binary", "close")
+_READ_BUFFER = 1 << 20
 
 
 class Side(StrEnum):
@@ -372,6 +377,63 @@ def _parse_frame(obj: Any, *, path: str | None, lineno: int) -> Frame:
                  lineno=lineno)
 
 
+# The exact layout CassetteWriter produces: the envelope keys in this order, compact, the
+# payload last. Readers take a fast path through lines of this shape (the payload is parsed
+# on its own, which also proves nothing follows it), and the replay engine sends a server
+# event's payload bytes as they are, never re-encoding them.
+_CANONICAL = re.compile(
+    rb'\{"side":"(client|server)","t":(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?),"conn":(\d+),'
+    rb'"(event|binary|close)":'
+)
+
+
+class CanonicalLine(NamedTuple):
+    """A frame line in the writer's layout, split without parsing its payload."""
+
+    side: Side
+    t: float
+    conn: int
+    key: str
+    """Which payload: ``event``, ``binary`` or ``close``."""
+    payload: bytes
+    """The JSON text of the payload, as bytes."""
+
+
+def split_canonical(line: bytes) -> CanonicalLine | None:
+    """Split a line written by :class:`CassetteWriter` into envelope and payload bytes.
+
+    Returns ``None`` for any other layout (hand-written lines, other key orders). Does not
+    validate the payload: a line this accepts is valid iff its payload is one JSON value,
+    which :class:`CassetteReader` checks.
+    """
+    m = _CANONICAL.match(line)
+    if m is None:
+        return None
+    if line.endswith(b"}\n"):
+        end = len(line) - 2
+    else:
+        end = len(line.rstrip()) - 1
+        if end <= m.end() or line[end] != 0x7D:  # "}" closing the frame object
+            return None
+    side = Side.SERVER if m.group(1) == b"server" else Side.CLIENT
+    return CanonicalLine(side, float(m.group(2)), int(m.group(3)), m.group(4).decode(),
+                         line[m.end():end])
+
+
+def parse_frame_line(line: bytes | str, *, path: StrPath | None = None, lineno: int = 0) -> Frame:
+    """Parse and validate one frame line (not the header).
+
+    Raises:
+        CassetteError: the line is not a valid frame; the message names ``path:lineno``.
+    """
+    where = os.fspath(path) if path is not None else None
+    try:
+        obj = _json.loads(line)
+    except _json.JSONDecodeError as exc:
+        raise CassetteError(where, lineno, f"not JSON: {exc}") from None
+    return _parse_frame(obj, path=where, lineno=lineno)
+
+
 class CassetteReader:
     """A cassette open for streaming: read :attr:`header`, then iterate the frames.
 
@@ -391,7 +453,8 @@ class CassetteReader:
         """
         self.path = os.fspath(path)
         try:
-            self._file: BinaryIO = open(self.path, "rb")  # closed by close()
+            # closed by close(); a large buffer: lines of audio are kilobytes each
+            self._file: BinaryIO = open(self.path, "rb", buffering=_READ_BUFFER)
         except FileNotFoundError:
             raise CassetteNotFound(self.path) from None
         except IsADirectoryError:
@@ -409,7 +472,7 @@ class CassetteReader:
         """The next non-blank line and whether it ended with a newline; None at EOF."""
         for raw in self._file:
             self._lineno += 1
-            if raw.strip():
+            if raw[:1] == b"{" or raw.strip():
                 return raw, raw.endswith(b"\n")
         return None
 
@@ -445,8 +508,10 @@ class CassetteReader:
             line = self._next_line()
             if line is None:
                 return
-            obj = self._decode(*line)
-            frame = _parse_frame(obj, path=path, lineno=self._lineno)
+            frame = self._fast_frame(line[0])
+            if frame is None:
+                obj = self._decode(*line)
+                frame = _parse_frame(obj, path=path, lineno=self._lineno)
             previous = last_t.get(frame.conn)
             if previous is not None and frame.t < previous:
                 raise CassetteError(
@@ -455,6 +520,20 @@ class CassetteReader:
                 )
             last_t[frame.conn] = frame.t
             yield frame
+
+    def _fast_frame(self, raw: bytes) -> Frame | None:
+        """The frame of a writer-layout event line, or None to take the full path."""
+        split = split_canonical(raw)
+        if split is None or split.key != "event":
+            return None
+        try:
+            event = _json.loads(split.payload)
+        except _json.JSONDecodeError:
+            return None  # the full path reports it properly
+        if not isinstance(event, dict) or not isinstance(event.get("type", ""), str):
+            return None
+        return Frame(side=split.side, t=split.t, conn=split.conn, event=event,
+                     lineno=self._lineno)
 
     def close(self) -> None:
         """Close the file."""

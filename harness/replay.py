@@ -52,7 +52,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from harness import _json
 from harness.cassette import (
@@ -64,6 +64,8 @@ from harness.cassette import (
     StrPath,
     load_cassette,
     open_cassette,
+    parse_frame_line,
+    split_canonical,
 )
 from harness.errors import UsageError
 from harness.matching import (
@@ -146,23 +148,42 @@ class ErrorCode(StrEnum):
     MISSING_TYPE = "missing_required_parameter"
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A recorded frame with its wire payload encoded once (``b""`` for client frames)."""
+class Prepared(NamedTuple):
+    """A recorded frame ready to send: its envelope and its wire payload, encoded once.
 
-    frame: Frame
-    data: bytes = b""
+    A NamedTuple rather than a frozen dataclass: one is built per frame on the hot path, and
+    a tuple builds several times faster. ``frame`` is the full :class:`Frame`, parsed lazily
+    from the cassette line when the payload came straight from disk (streaming).
+    """
+
+    side: Side
+    t: float
+    kind: FrameKind
+    data: bytes
+    """The payload to send: UTF-8 JSON for a server event, bytes for binary, else ``b""``."""
+    lineno: int
+    parsed: Frame | None = None
+    line: bytes | None = None
+    path: str | None = None
+
+    @property
+    def frame(self) -> Frame:
+        """The recorded frame (parsed from its line on first need when streamed)."""
+        if self.parsed is not None:
+            return self.parsed
+        assert self.line is not None
+        return parse_frame_line(self.line, path=self.path, lineno=self.lineno)
 
 
 def prepare(frame: Frame) -> Prepared:
     """Encode a frame's payload for sending (server event -> JSON bytes, binary -> bytes)."""
-    if frame.side is Side.CLIENT:
-        return Prepared(frame)
-    if frame.event is not None:
-        return Prepared(frame, _json.dumps(frame.event))
-    if frame.binary is not None:
-        return Prepared(frame, frame.binary)
-    return Prepared(frame)
+    data = b""
+    if frame.side is Side.SERVER:
+        if frame.event is not None:
+            data = _json.dumps(frame.event)
+        elif frame.binary is not None:
+            data = frame.binary
+    return Prepared(frame.side, frame.t, frame.kind, data, frame.lineno, frame)
 
 
 class Script(Protocol):
@@ -245,8 +266,28 @@ class StreamingScript:
         return self._conns
 
     def frames(self, conn: int) -> Iterator[Prepared]:
-        with open_cassette(self._path) as reader:
-            for frame in reader:
+        # The file was validated when this script was built, so lines are not checked again.
+        # A server event line in the writer's layout is sent as its payload bytes, sliced
+        # from the line: no decode, no re-encode (its Frame is parsed only if a report needs
+        # it). Other lines (client frames, closes, hand-written layouts) are parsed in full.
+        path = self._path
+        header_seen = False
+        with open(path, "rb", buffering=1 << 20) as file:
+            for lineno, raw in enumerate(file, start=1):
+                split = split_canonical(raw)
+                if split is not None:
+                    if split.conn != conn:
+                        continue
+                    if split.side is Side.SERVER and split.key == "event":
+                        yield Prepared(Side.SERVER, split.t, FrameKind.EVENT, split.payload,
+                                       lineno, None, raw, path)
+                        continue
+                elif not raw.strip():
+                    continue
+                elif not header_seen:
+                    header_seen = True
+                    continue
+                frame = parse_frame_line(raw, path=path, lineno=lineno)
                 if frame.conn == conn:
                     yield prepare(frame)
 
@@ -273,15 +314,14 @@ def load_script(source: StrPath | Cassette, *, preload_limit: int = 64 * 1024 * 
     return ReplayScript(load_cassette(path))
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One thing for the server to send.
+class Outgoing(NamedTuple):
+    """One thing for the server to send (a NamedTuple: one is built per frame sent).
 
     Attributes:
         kind: text, binary, close, or abort (drop the TCP connection without a close frame).
         data: the payload (UTF-8 JSON for text).
         due: monotonic time to send it at (0 = now).
-        frame: the recorded frame, or ``None`` for an error event the harness made.
+        source: the recorded frame, or ``None`` for an error event the harness made.
         code: the close code (``None`` = close without status).
         reason: the close reason.
     """
@@ -289,15 +329,19 @@ class Outgoing:
     kind: OutKind
     data: bytes
     due: float = 0.0
-    frame: Frame | None = None
+    source: Prepared | None = None
     code: int | None = None
     reason: str = ""
 
+    @property
+    def frame(self) -> Frame | None:
+        """The recorded frame sent, or ``None`` for an error event the harness made."""
+        return self.source.frame if self.source is not None else None
+
     def describe(self) -> str:
         """A short label for timelines: the event type or the close code."""
-        if self.frame is not None:
-            return self.frame.describe()
-        return "error (harness)"
+        frame = self.frame
+        return frame.describe() if frame is not None else "error (harness)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,7 +577,7 @@ class Replay:
             self._exhausted = True
             return None
         ordinal = 0
-        if prepared.frame.side is Side.CLIENT:
+        if prepared.side is Side.CLIENT:
             self._client_count += 1
             ordinal = self._client_count
         entry = _Entry(prepared, ordinal)
@@ -559,33 +603,45 @@ class Replay:
             return None
         window = self._window
         while True:
-            if not window and self._pull() is None:
-                return None
+            if not window:
+                # Fast path: nothing pending in the window, take the next frame directly.
+                if self._exhausted:
+                    return None
+                prepared = next(self._source, None)
+                if prepared is None:
+                    self._exhausted = True
+                    return None
+                if prepared.side is Side.SERVER:
+                    return self._outgoing(prepared)
+                self._client_count += 1
+                window.append(_Entry(prepared, self._client_count))
+                return None  # rule 3: wait for this client frame
             entry = window[0]
-            frame = entry.prepared.frame
-            if frame.side is Side.CLIENT:
+            prepared = entry.prepared
+            if prepared.side is Side.CLIENT:
                 if entry.matched_at is None:
                     return None  # rule 3: wait for this client frame
                 window.popleft()
-                if frame.t >= self._anchor[1]:
-                    self._anchor = (entry.matched_at, frame.t)
+                if prepared.t >= self._anchor[1]:
+                    self._anchor = (entry.matched_at, prepared.t)
                 continue
             window.popleft()
-            return self._outgoing(entry.prepared)
+            return self._outgoing(prepared)
 
     def _outgoing(self, prepared: Prepared) -> Outgoing:
-        frame = prepared.frame
         due = 0.0
         if self._speed > 0:
             anchor_time, anchor_t = self._anchor
-            due = anchor_time + max(0.0, frame.t - anchor_t) / self._speed
-        if frame.event is not None:
-            return Outgoing(OutKind.TEXT, prepared.data, due, frame)
-        if frame.binary is not None:
-            return Outgoing(OutKind.BINARY, prepared.data, due, frame)
+            due = anchor_time + max(0.0, prepared.t - anchor_t) / self._speed
+        kind = prepared.kind
+        if kind is FrameKind.EVENT:
+            return Outgoing(OutKind.TEXT, prepared.data, due, prepared)
+        if kind is FrameKind.BINARY:
+            return Outgoing(OutKind.BINARY, prepared.data, due, prepared)
         self._ended = True  # rule 7
-        kind = OutKind.ABORT if frame.close_code == 1006 else OutKind.CLOSE
-        return Outgoing(kind, b"", due, frame, frame.close_code, frame.close_reason)
+        frame = prepared.frame
+        out = OutKind.ABORT if frame.close_code == 1006 else OutKind.CLOSE
+        return Outgoing(out, b"", due, prepared, frame.close_code, frame.close_reason)
 
     def receive_text(self, data: str | bytes, now: float) -> None:
         """The client sent a text frame at ``now``."""
@@ -645,11 +701,12 @@ class Replay:
                 break
             entry = window[i]
             i += 1
-            frame = entry.prepared.frame
-            if frame.side is not Side.CLIENT or entry.matched_at is not None:
+            prepared = entry.prepared
+            if prepared.side is not Side.CLIENT or entry.matched_at is not None:
                 continue
-            if frame.kind is not kind:
+            if prepared.kind is not kind:
                 continue
+            frame = prepared.frame
             if kind is FrameKind.EVENT:
                 assert frame.event is not None
                 if frame.event.get("type") != payload.get("type"):
@@ -674,9 +731,9 @@ class Replay:
             if i >= len(window) and self._pull() is None:
                 break
             entry = window[i]
-            frame = entry.prepared.frame
-            if frame.side is not Side.CLIENT or entry.matched_at is not None:
+            if entry.prepared.side is not Side.CLIENT or entry.matched_at is not None:
                 continue
+            frame = entry.prepared.frame
             if first is None:
                 first = entry
             if frame.kind is kind and (
@@ -811,9 +868,9 @@ class Replay:
         count = 0
         waiting_for: _Entry | None = None
         for entry in self._window:
-            if entry.prepared.frame.side is Side.CLIENT and entry.matched_at is not None:
+            if entry.prepared.side is Side.CLIENT and entry.matched_at is not None:
                 continue
-            if waiting_for is None and entry.prepared.frame.side is Side.CLIENT:
+            if waiting_for is None and entry.prepared.side is Side.CLIENT:
                 waiting_for = entry
             count += 1
             if len(kept) < _UNPLAYED_KEPT:

@@ -21,6 +21,8 @@ from harness.cassette import (
     Side,
     load_cassette,
     open_cassette,
+    parse_frame_line,
+    split_canonical,
 )
 from harness.errors import CassetteError, CassetteNotFound, UsageError
 
@@ -256,3 +258,39 @@ def test_cassette_value_is_frozen() -> None:
     cassette = Cassette(header=Header(), frames=())
     with pytest.raises(AttributeError):
         cassette.frames = ()  # type: ignore[misc]
+
+
+def test_writer_lines_split_without_parsing_their_payload(tmp_path: Path) -> None:
+    path = tmp_path / "w.jsonl"
+    event = {"type": "response.output_audio.delta", "event_id": "e", "delta": "QUJD"}
+    with CassetteWriter(path, Header()) as w:
+        w.event("server", 1.25, 3, event)
+        w.close("server", 2.0, 3, 1011, "x")
+    lines = path.read_bytes().splitlines(keepends=True)
+    split = split_canonical(lines[1])
+    assert split is not None
+    assert (split.side, split.t, split.conn, split.key) == (Side.SERVER, 1.25, 3, "event")
+    assert _json.loads(split.payload) == event
+    close = split_canonical(lines[2])
+    assert close is not None and _json.loads(close.payload) == {"code": 1011, "reason": "x"}
+    assert split_canonical(lines[0]) is None  # the header
+    assert split_canonical(b'{"side": "server", "t": 0, "conn": 0, "event": {}}\n') is None
+
+
+def test_a_hand_written_line_with_a_key_after_the_payload_still_reads(tmp_path: Path) -> None:
+    # The fast path must not take `{...},"note":1` for the event.
+    path = write(
+        tmp_path, HEADER,
+        '{"side":"server","t":0.5,"conn":0,"event":{"type":"a","event_id":"e"},"note":1}',
+    )
+    (frame,) = load_cassette(path).frames
+    assert frame.event == {"type": "a", "event_id": "e"}
+
+
+def test_parse_frame_line_names_the_place() -> None:
+    frame = parse_frame_line(b'{"side":"client","t":0,"conn":0,"event":{"type":"x"}}',
+                             path="c.jsonl", lineno=7)
+    assert (frame.event_type, frame.lineno) == ("x", 7)
+    with pytest.raises(CassetteError) as info:
+        parse_frame_line(b'{"side":"client"}', path="c.jsonl", lineno=7)
+    assert str(info.value) == "c.jsonl:7: missing field 't'"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from harness import _json
-from harness.cassette import Cassette, CassetteWriter, Frame, Header
+from harness.cassette import Cassette, CassetteWriter, Frame, Header, load_cassette
 from harness.errors import UsageError
 from harness.matching import DEFAULT_RULES
 from harness.replay import (
@@ -332,3 +332,18 @@ def test_rules_reach_the_matcher() -> None:
     lenient = replay_of(*frames, rules=DEFAULT_RULES.ignoring("session.instructions"))
     send(lenient, "session.update", session={"instructions": "b"})
     assert types(drain(lenient)) == ["session.updated"]
+
+
+def test_streamed_server_events_go_out_as_their_cassette_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    with CassetteWriter(path, Header()) as w:
+        for f in SESSION:
+            w.write(f)
+    lines = path.read_bytes().splitlines()
+    streamed = list(StreamingScript(path).frames(0))
+    loaded = list(ReplayScript(load_cassette(path)).frames(0))
+    created = streamed[0]
+    assert created.parsed is None  # not decoded while streaming ...
+    assert lines[1].endswith(b'"event":' + created.data + b"}")  # ... sent as written
+    assert [p.frame for p in streamed] == [p.frame for p in loaded]  # parsed when asked
+    assert [p.data for p in streamed] == [p.data for p in loaded]
