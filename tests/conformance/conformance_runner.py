@@ -38,6 +38,7 @@ import contextlib
 import copy
 import dataclasses
 import json
+import logging
 import os
 from collections.abc import Callable
 from http import HTTPStatus
@@ -264,6 +265,8 @@ class Client:
     events: list[Any]
     changed: asyncio.Event
 
+    logs: list[str]
+
     async def start(self) -> None: ...
     async def construct(self, options: dict[str, Any], redirect: str | None) -> None: ...
     async def call(self, index: int, step: dict[str, Any]) -> dict[str, Any]: ...
@@ -291,6 +294,7 @@ class NodeClient(Client):
         self._reader: asyncio.Task[None] | None = None
         self._stderr = b""
         self._next = 0
+        self.logs = []
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
@@ -370,8 +374,7 @@ class NodeClient(Client):
             await self._reader
         if proc.stderr is not None:
             self._stderr = await proc.stderr.read()
-        if self._stderr.strip():
-            self.events.append(["__stderr__", self._stderr.decode(errors="replace")])
+        self.logs = [line for line in self._stderr.decode(errors="replace").splitlines() if line]
 
 
 _CAMEL_CONSTRUCT = {
@@ -383,6 +386,17 @@ _CAMEL_CONSTRUCT = {
 }
 
 
+class _LogCapture(logging.Handler):
+    """What our transport logs at WARNING and above (the reference warns on stderr)."""
+
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
+
+
 class PyClient(Client):
     """Our transport, in this process."""
 
@@ -392,7 +406,12 @@ class PyClient(Client):
         self.now = START_CLOCK
         self.t: OpenAIRealtimeWebSocket | None = None
         self._listeners: dict[str, Callable[..., None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.logs = []
+        self._handler = _LogCapture(self.logs)
+
+    async def start(self) -> None:
+        logger = logging.getLogger("harness.transport")
+        logger.addHandler(self._handler)
 
     def _record(self, name: str, *args: Any) -> None:
         self.events.append([name, *[normalize_py(a) for a in args]])
@@ -409,6 +428,7 @@ class PyClient(Client):
                 return await ws_connect(
                     target,
                     additional_headers={"Authorization": o.headers["Authorization"]},
+                    user_agent_header=None,
                     proxy=None,
                 )
 
@@ -449,7 +469,13 @@ class PyClient(Client):
                 self.t.send_event({"type": "__sync__", "event_id": marker})
             except Exception:
                 marker = None
-        return {"ok": ok, "error": error, "status": self.t.status, "result": result, "marker": marker}
+        return {
+            "ok": ok,
+            "error": error,
+            "status": self.t.status,
+            "result": result,
+            "marker": marker,
+        }
 
     async def _call(self, step: dict[str, Any]) -> Any:
         t = self.t
@@ -484,11 +510,15 @@ class PyClient(Client):
             t.send_event(step["event"])
             return None
         if name == "send_message":
-            kw = {"trigger_response": step["trigger_response"]} if "trigger_response" in step else {}
+            kw = (
+                {"trigger_response": step["trigger_response"]} if "trigger_response" in step else {}
+            )
             t.send_message(step["message"], step.get("other", {}), **kw)
             return None
         if name == "add_image":
-            kw = {"trigger_response": step["trigger_response"]} if "trigger_response" in step else {}
+            kw = (
+                {"trigger_response": step["trigger_response"]} if "trigger_response" in step else {}
+            )
             t.add_image(step["image"], **kw)
             return None
         if name == "send_audio":
@@ -500,7 +530,9 @@ class PyClient(Client):
             return None
         if name == "send_function_call_output":
             if "start_response" in step:
-                t.send_function_call_output(step["tool_call"], step["output"], step["start_response"])
+                t.send_function_call_output(
+                    step["tool_call"], step["output"], step["start_response"]
+                )
             else:
                 t.send_function_call_output(step["tool_call"], step["output"])
             return None
@@ -573,9 +605,12 @@ class PyClient(Client):
         self.now = ms
 
     async def stop(self) -> None:
-        if self.t is not None:
-            async with asyncio.timeout(TIMEOUT):
-                await self.t.aclose()
+        try:
+            if self.t is not None:
+                async with asyncio.timeout(TIMEOUT):
+                    await self.t.aclose()
+        finally:
+            logging.getLogger("harness.transport").removeHandler(self._handler)
 
 
 # --------------------------------------------------------------------------- running
@@ -596,7 +631,9 @@ async def run_scenario(scenario: dict[str, Any], client: Client) -> dict[str, An
                     ack = await client.call(index, step)
                     marker = ack.pop("marker")
                     if marker is not None:
-                        await server.wait_for(lambda m=marker: m in server.markers, f"marker {marker}")
+                        await server.wait_for(
+                            lambda m=marker: m in server.markers, f"marker {marker}"
+                        )
                     if ack["status"] == "disconnected" and server.connections:
                         last = server.connections[-1]
                         await server.wait_for(last.closed.is_set, "the connection to close")
@@ -606,7 +643,9 @@ async def run_scenario(scenario: dict[str, Any], client: Client) -> dict[str, An
                     assert current is not None and current.connection is not None, (
                         f"step {index}: no open connection to send on"
                     )
-                    text = step["server_raw"] if "server_raw" in step else json.dumps(step["server"])
+                    text = (
+                        step["server_raw"] if "server_raw" in step else json.dumps(step["server"])
+                    )
                     await current.connection.send(text)
                     sync += 1
                     marker = f"sync_{sync}"
@@ -618,7 +657,8 @@ async def run_scenario(scenario: dict[str, Any], client: Client) -> dict[str, An
                     current = server.current
                     assert current is not None and current.connection is not None
                     await current.connection.close(
-                        step["server_close"].get("code", 1000), step["server_close"].get("reason", "")
+                        step["server_close"].get("code", 1000),
+                        step["server_close"].get("reason", ""),
                     )
                     await client.wait_event(
                         lambda e: e[:2] == ["connection_change", "disconnected"], "disconnected"
@@ -634,6 +674,7 @@ async def run_scenario(scenario: dict[str, Any], client: Client) -> dict[str, An
         "handshake_attempts": server.attempts,
         "events": client.events,
         "calls": acks,
+        "logs": client.logs,
     }
     if scenario.get("loose_errors"):
         result = loosen(result)
@@ -680,3 +721,68 @@ def install_reference() -> None:
     if proc.returncode != 0:
         raise RuntimeError(f"npm ci failed in {NODE_DIR}:\n{proc.stdout}\n{proc.stderr}")
     stamp.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    """``python tests/conformance/conformance_runner.py NAME``: run one scenario, both sides.
+
+    Prints the reference's result and, where ours differs, each difference.
+    """
+    reason = node_available()
+    if reason is not None:
+        print(f"skipped: {reason}")
+        return 0
+    install_reference()
+    wanted = argv[1:] or [s["name"] for s in load_scenarios()]
+    by_name = {s["name"]: s for s in load_scenarios()}
+    failed = 0
+
+    async def one(name: str) -> list[str]:
+        reference = await run_scenario(by_name[name], NodeClient())
+        ours = await run_scenario(by_name[name], PyClient())
+        if len(wanted) == 1:
+            print(json.dumps(reference, indent=1))
+        return _differences(reference, ours)
+
+    for name in wanted:
+        differences = asyncio.run(one(name))
+        verdict = "same" if not differences else f"{len(differences)} difference(s)"
+        if by_name[name].get("deviation"):
+            verdict += " (deliberate deviation)"
+        print(f"{name}: {verdict}")
+        for line in differences:
+            print(f"  {line}")
+        failed += bool(differences) and not by_name[name].get("deviation")
+    return 1 if failed else 0
+
+
+def _differences(reference: Any, ours: Any, path: str = "$") -> list[str]:
+    """Where two results differ, as JSON paths with both values."""
+    if type(reference) is not type(ours):
+        return [f"{path}: reference {json.dumps(reference)[:300]}, ours {json.dumps(ours)[:300]}"]
+    if isinstance(reference, dict):
+        out = []
+        for key in dict.fromkeys([*reference, *ours]):
+            if key not in reference or key not in ours:
+                out.append(f"{path}.{key}: only in {'ours' if key in ours else 'reference'}")
+            else:
+                out += _differences(reference[key], ours[key], f"{path}.{key}")
+        return out
+    if isinstance(reference, list):
+        out = []
+        for i in range(max(len(reference), len(ours))):
+            if i >= len(reference) or i >= len(ours):
+                side, extra = ("ours", ours[i]) if i < len(ours) else ("reference", reference[i])
+                out.append(f"{path}[{i}]: only in {side}: {json.dumps(extra)[:300]}")
+            else:
+                out += _differences(reference[i], ours[i], f"{path}[{i}]")
+        return out
+    if reference != ours:
+        return [f"{path}: reference {json.dumps(reference)[:300]}, ours {json.dumps(ours)[:300]}"]
+    return []
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv))
