@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -482,15 +483,26 @@ def test_sigkill_at_random_moments_leaves_every_complete_frame_readable(tmp_path
 
 
 async def _converse(url: str, **options: Any) -> list[dict[str, Any]]:
-    """One text turn with our transport; every server event it saw, in order."""
+    """One text turn with our transport; every server event it saw, in order.
+
+    Waits for the turn to end and for both ``session.updated`` (the initial config and the
+    tracing update, sent concurrently, may be answered after the turn).
+    """
     seen: list[dict[str, Any]] = []
-    done = asyncio.Event()
+    turn_done = asyncio.Event()
+    settled = asyncio.Event()
+
+    def check(*_: object) -> None:
+        updated = sum(1 for event in seen if event["type"] == "session.updated")
+        if turn_done.is_set() and updated >= 2:
+            settled.set()
+
     transport = OpenAIRealtimeWebSocket(api_key=API_KEY, **options)
-    transport.on("*", seen.append)
-    transport.on("turn_done", lambda _: done.set())
+    transport.on("*", lambda event: (seen.append(event), check()))
+    transport.on("turn_done", lambda _: (turn_done.set(), check()))
     await transport.connect(url=url, model="gpt-realtime")
     transport.send_message(f"my key is {API_KEY}")
-    await done.wait()
+    await settled.wait()
     await transport.aclose()
     return seen
 
@@ -574,3 +586,77 @@ async def test_transport_tap_records_the_server_closing(upstream: Upstream, tmp_
             await transport.aclose()
     last = load_cassette(cassette).frames[-1]
     assert (last.side, last.close_code, last.close_reason) == (Side.SERVER, 1011, "going away")
+
+
+# -- the JS SDK under node, through the proxy ---------------------------------------------------
+
+HERE = Path(__file__).resolve().parent
+NODE_DIR = HERE / "conformance" / ".node"  # shared with the conformance suite (git-ignored)
+JS_SESSION = HERE / "recorder_js" / "session.mjs"
+
+
+@pytest.fixture(scope="module")
+def js_sdk() -> Path:
+    """The JS SDK installed in tests/conformance/.node (installed here if absent)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip(f"{'node' if node is None else 'npm'} is not installed: no JS SDK test")
+    if not (NODE_DIR / "node_modules" / "@openai" / "agents-realtime" / "package.json").exists():
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(NODE_DIR),
+                "@openai/agents-realtime@0.20.0",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    return NODE_DIR
+
+
+async def _js_converse(node_dir: Path, url: str) -> list[dict[str, Any]]:
+    proc = await asyncio.create_subprocess_exec(
+        "node",
+        str(JS_SESSION),
+        str(node_dir),
+        url,
+        API_KEY,
+        f"my key is {API_KEY}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(20):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    seen: list[dict[str, Any]] = json.loads(out)
+    return seen
+
+
+@pytest.mark.node
+async def test_js_sdk_through_the_proxy_replays_the_same_frames(
+    js_sdk: Path, tmp_path: Path
+) -> None:
+    cassette = tmp_path / "js.jsonl"
+    async with FakeRealtimeServer.simulate() as upstream:
+        async with RecordingProxy(upstream.url, cassette) as proxy:
+            live = await _js_converse(js_sdk, proxy.url)
+    async with FakeRealtimeServer(cassette) as replay:
+        replayed = await _js_converse(js_sdk, replay.url)
+    replay.verdict()
+    assert [e["type"] for e in live][-2:] == ["response.created", "response.done"]
+    assert replayed == _as_recorded(live)
+    assert API_KEY not in cassette.read_text()
+    last = load_cassette(cassette).frames[-1]
+    # The JS SDK closes without a status code; the cassette keeps it that way.
+    assert (last.side, last.close_code) == (Side.CLIENT, None)
