@@ -521,7 +521,7 @@ async def test_transport_through_the_proxy_replays_the_same_frames(tmp_path: Pat
         async with FakeRealtimeServer(cassette) as replay:
             replayed = await _converse(replay.url)
     replay.verdict()
-    assert [e["type"] for e in live][-2:] == ["response.created", "response.done"]
+    assert {"response.created", "response.done"} <= {e["type"] for e in live}
     # The client sees the same frames, secrets aside: those are placeholders on replay.
     assert replayed == _as_recorded(live)
     assert API_KEY not in cassette.read_text()
@@ -654,7 +654,7 @@ async def test_js_sdk_through_the_proxy_replays_the_same_frames(
     async with FakeRealtimeServer(cassette) as replay:
         replayed = await _js_converse(js_sdk, replay.url)
     replay.verdict()
-    assert [e["type"] for e in live][-2:] == ["response.created", "response.done"]
+    assert {"response.created", "response.done"} <= {e["type"] for e in live}
     assert replayed == _as_recorded(live)
     assert API_KEY not in cassette.read_text()
     last = load_cassette(cassette).frames[-1]
