@@ -462,6 +462,9 @@ class CassetteReader:
                 from None
         self._lineno = 0
         self._started = False
+        self.writer_layout = True
+        """Whether every event line read so far that starts in the writer's layout is
+        exactly in it, its ``"event"`` value last (:func:`split_canonical` slices them)."""
         try:
             self.header = self._read_header()
         except BaseException:
@@ -529,6 +532,7 @@ class CassetteReader:
         try:
             event = _json.loads(split.payload)
         except _json.JSONDecodeError:
+            self.writer_layout = False  # e.g. a key after the event; or bad JSON
             return None  # the full path reports it properly
         if not isinstance(event, dict) or not isinstance(event.get("type", ""), str):
             return None

@@ -48,6 +48,7 @@ encodes each server frame once as it streams by, so memory stays constant.
 from __future__ import annotations
 
 import os
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -251,6 +252,7 @@ class StreamingScript:
             self._path = reader.path
             for frame in reader:
                 conns.add(frame.conn)
+            self._sliceable = reader.writer_layout
         self._conns = tuple(sorted(conns)) or (0,)
 
     @property
@@ -271,20 +273,32 @@ class StreamingScript:
         # from the line: no decode, no re-encode (its Frame is parsed only if a report needs
         # it). Other lines (client frames, closes, hand-written layouts) are parsed in full.
         path = self._path
+        sliceable = self._sliceable
+        # The hot line: a server event of this connection, as the writer lays it out.
+        mine = re.compile(
+            rb'\{"side":"server","t":(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?),"conn":'
+            + str(conn).encode() + rb',"event":'
+        ).match
         header_seen = False
         with open(path, "rb", buffering=1 << 20) as file:
             for lineno, raw in enumerate(file, start=1):
-                split = split_canonical(raw)
-                if split is not None:
-                    if split.conn != conn:
+                if sliceable:
+                    m = mine(raw)
+                    if m is not None and raw.endswith(b"}\n"):
+                        yield Prepared(Side.SERVER, float(m.group(1)), FrameKind.EVENT,
+                                       raw[m.end():-2], lineno, None, raw, path)
                         continue
-                    if split.side is Side.SERVER and split.key == "event":
-                        yield Prepared(Side.SERVER, split.t, FrameKind.EVENT, split.payload,
-                                       lineno, None, raw, path)
-                        continue
-                elif not raw.strip():
+                    split = split_canonical(raw)
+                    if split is not None:
+                        if split.conn != conn:
+                            continue
+                        if split.side is Side.SERVER and split.key == "event":
+                            yield Prepared(Side.SERVER, split.t, FrameKind.EVENT,
+                                           split.payload, lineno, None, raw, path)
+                            continue
+                if not raw.strip():
                     continue
-                elif not header_seen:
+                if not header_seen:
                     header_seen = True
                     continue
                 frame = parse_frame_line(raw, path=path, lineno=lineno)
