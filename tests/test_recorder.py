@@ -731,3 +731,36 @@ async def test_record_command_refuses_a_bad_rule_with_a_message(tmp_path: Path) 
     assert proc.returncode == 2
     assert (out, err.decode()) == (b"", "error: redaction rule 'broken': write NAME=VALUE\n")
     assert not (tmp_path / "c.jsonl").exists()
+
+
+async def test_openai_client_through_the_proxy_replays_the_same_frames(tmp_path: Path) -> None:
+    openai = pytest.importorskip("openai", reason="the `openai` client is in the test extra")
+    cassette = tmp_path / "openai.jsonl"
+
+    async def converse(base_url: str) -> list[dict[str, Any]]:
+        client = openai.AsyncOpenAI(api_key=API_KEY, websocket_base_url=base_url)
+        seen: list[dict[str, Any]] = []
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            seen.append((await connection.recv()).model_dump(mode="json"))
+            await connection.conversation.item.create(
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": f"my key is {API_KEY}"}],
+                }
+            )
+            while seen[-1]["type"] != "conversation.item.done":
+                seen.append((await connection.recv()).model_dump(mode="json"))
+        await client.close()
+        return seen
+
+    async with asyncio.timeout(TIMEOUT):
+        async with FakeRealtimeServer.simulate() as upstream:
+            async with RecordingProxy(upstream.url, cassette) as proxy:
+                live = await converse(proxy.base_url)
+        async with FakeRealtimeServer(cassette) as replay:
+            replayed = await converse(replay.base_url)
+    replay.verdict()
+    assert replayed == _as_recorded(live)
+    assert load_cassette(cassette).header.path == "/v1/realtime"
+    assert API_KEY not in cassette.read_text()
