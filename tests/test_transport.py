@@ -1,0 +1,814 @@
+"""OpenAIRealtimeWebSocket over real sockets on 127.0.0.1 (the reference comparison is in
+tests/conformance; these pin our own API, errors and the Python-only parts)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from harness.cassette import Side, load_cassette
+from harness.errors import (
+    HistoryError,
+    TransportError,
+    TransportNotConnected,
+    UsageError,
+)
+from harness.items import (
+    FunctionCallItem,
+    InputText,
+    MessageItem,
+    OutputText,
+    Role,
+    item_from_json,
+    item_to_wire,
+)
+from harness.matching import DEFAULT_RULES
+from harness.server import FakeRealtimeServer
+from harness.transport import (
+    AudioEvent,
+    CreateWebSocketOptions,
+    ErrorEvent,
+    OpenAIRealtimeWebSocket,
+    ToolCallEvent,
+    TurnDoneEvent,
+    Usage,
+    _ResponseCreateSequencer,
+)
+
+KEY = "sk-test-secret-0123456789"
+CASSETTES = sorted((Path(__file__).resolve().parent.parent / "cassettes").glob("*.jsonl"))
+TIMEOUT = 5
+
+# What connect() sends first with default options and model "gpt-realtime" (the bundled
+# cassettes' first client frame should equal it; README, "Transport").
+CONNECT_SESSION_UPDATE = {
+    "type": "session.update",
+    "session": {
+        "type": "realtime",
+        "model": "gpt-realtime",
+        "output_modalities": ["audio"],
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "noise_reduction": None,
+                "transcription": {"model": "gpt-4o-mini-transcribe"},
+                "turn_detection": {"type": "semantic_vad"},
+            },
+            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "speed": 1},
+        },
+    },
+}
+TRACING_AUTO = {"type": "session.update", "session": {"type": "realtime", "tracing": "auto"}}
+
+
+class ScriptedServer:
+    """A WebSocket server on 127.0.0.1 that records client frames and sends what it is told."""
+
+    def __init__(self, *, refuse: int | None = None) -> None:
+        self.refuse = refuse
+        self.frames: list[Any] = []
+        self.requests: list[Request] = []
+        self.connection: ServerConnection | None = None
+        self.changed = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.url = ""
+        self._server: Any = None
+
+    async def __aenter__(self) -> ScriptedServer:
+        self._server = await serve(
+            self._handle, "127.0.0.1", 0, process_request=self._process_request
+        )
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.requests.append(request)
+        if self.refuse is not None:
+            return connection.respond(HTTPStatus(self.refuse), "no\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        self.connection = connection
+        self.changed.set()
+        try:
+            async for message in connection:
+                self.frames.append(json.loads(message))
+                self.changed.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            self.changed.set()
+
+    async def wait_frames(self, count: int) -> list[Any]:
+        async with asyncio.timeout(TIMEOUT):
+            while len(self.frames) < count:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.frames
+
+    async def send(self, *events: Any) -> None:
+        assert self.connection is not None
+        for event in events:
+            await self.connection.send(event if isinstance(event, str) else json.dumps(event))
+
+
+class Recorder:
+    """Every event a transport emits, in order."""
+
+    def __init__(self, transport: OpenAIRealtimeWebSocket) -> None:
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+        self.changed = asyncio.Event()
+        original = transport.emit
+
+        def emit(name: str, *args: Any) -> bool:
+            self.events.append((name, args))
+            self.changed.set()
+            return original(name, *args)
+
+        transport.emit = emit  # type: ignore[method-assign]
+
+    def named(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for event, args in self.events if event == name]
+
+    async def wait_for(self, predicate: Callable[[str, tuple[Any, ...]], bool]) -> None:
+        async with asyncio.timeout(TIMEOUT):
+            while not any(predicate(n, a) for n, a in self.events):
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    **options: Any,
+) -> AsyncIterator[tuple[ScriptedServer, OpenAIRealtimeWebSocket, Recorder]]:
+    async with ScriptedServer() as server:
+        transport = OpenAIRealtimeWebSocket(api_key=KEY, **options)
+        recorder = Recorder(transport)
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                await transport.connect(url=server.url, model="gpt-realtime")
+            yield server, transport, recorder
+        finally:
+            async with asyncio.timeout(TIMEOUT):
+                await transport.aclose()
+
+
+def session_created(tracing: Any = None) -> dict[str, Any]:
+    return {"type": "session.created", "event_id": "evt_sc", "session": {"tracing": tracing}}
+
+
+def sync_event(n: int) -> dict[str, Any]:
+    return {"type": "test.sync", "event_id": f"sync_{n}"}
+
+
+async def roundtrip(server: ScriptedServer, recorder: Recorder, *events: Any) -> None:
+    """Send ``events`` and wait until the transport has dispatched all of them."""
+    marker = f"sync_{len(recorder.events)}"
+    await server.send(*events, {"type": "test.sync", "event_id": marker})
+    await recorder.wait_for(lambda n, a: n == "*" and a[0].get("event_id") == marker)
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+async def test_connect_sends_the_full_session_update_then_tracing_after_session_created() -> None:
+    async with connected() as (server, transport, recorder):
+        assert transport.status == "connected"
+        await server.send(session_created())
+        frames = await server.wait_frames(2)
+        assert frames[0] == CONNECT_SESSION_UPDATE
+        assert frames[1] == TRACING_AUTO
+        request = server.requests[0]
+        assert request.headers["Authorization"] == f"Bearer {KEY}"
+        assert request.headers["User-Agent"].startswith("realtime-harness/")
+        assert request.headers["X-OpenAI-Agents-SDK"].startswith("realtime-harness.")
+        assert recorder.named("connected") == [()]
+    assert transport.status == "disconnected"
+
+
+async def test_connection_events_in_the_reference_order() -> None:
+    async with ScriptedServer() as server:
+        transport = OpenAIRealtimeWebSocket(api_key=KEY)
+        recorder = Recorder(transport)
+        async with asyncio.timeout(TIMEOUT):
+            await transport.connect(url=server.url)
+        transport.close()
+        assert transport.status == "disconnected"
+        async with asyncio.timeout(TIMEOUT):
+            await transport.aclose()
+    assert recorder.events == [
+        ("connection_change", ("connecting",)),
+        ("connection_change", ("connected",)),
+        ("connected", ()),
+        ("connection_change", ("disconnected",)),
+        ("disconnected", ()),
+    ]
+
+
+async def test_snake_case_session_config_sends_the_same_as_camel_case() -> None:
+    camel = {
+        "outputModalities": ["text"],
+        "toolChoice": "none",
+        "parallelToolCalls": True,
+        "providerData": {"truncation": "auto"},
+        "audio": {
+            "input": {
+                "turnDetection": {"type": "server_vad", "createResponse": False},
+                "noiseReduction": {"type": "near_field"},
+            }
+        },
+        "prompt": {"promptId": "pmpt_1"},
+    }
+    snake = {
+        "output_modalities": ["text"],
+        "tool_choice": "none",
+        "parallel_tool_calls": True,
+        "provider_data": {"truncation": "auto"},
+        "audio": {
+            "input": {
+                "turn_detection": {"type": "server_vad", "create_response": False},
+                "noise_reduction": {"type": "near_field"},
+            }
+        },
+        "prompt": {"prompt_id": "pmpt_1"},
+    }
+    transport = OpenAIRealtimeWebSocket(model="gpt-realtime")
+    payload = transport.build_session_payload(camel)
+    assert transport.build_session_payload(snake) == payload
+    assert payload["output_modalities"] == ["text"]
+    assert payload["audio"]["input"]["turn_detection"] == {
+        "type": "server_vad",
+        "create_response": False,
+    }
+    assert payload["truncation"] == "auto"
+    assert payload["prompt"] == {"id": "pmpt_1"}
+
+
+async def test_api_key_may_be_an_async_callable() -> None:
+    async def key() -> str:
+        return KEY
+
+    async with ScriptedServer() as server:
+        transport = OpenAIRealtimeWebSocket(api_key=key)
+        async with asyncio.timeout(TIMEOUT):
+            await transport.connect(url=server.url)
+            await transport.aclose()
+        assert server.requests[0].headers["Authorization"] == f"Bearer {KEY}"
+
+
+async def test_connect_without_an_api_key_fails_with_the_reference_message() -> None:
+    transport = OpenAIRealtimeWebSocket()
+    with pytest.raises(UsageError) as info:
+        await transport.connect(url="ws://127.0.0.1:9/v1/realtime")
+    assert str(info.value) == "API key is not set. Please call `connect()` with an API key first."
+    assert transport.status == "disconnected"
+
+
+async def test_connecting_twice_fails_with_the_reference_message() -> None:
+    async with connected() as (server, transport, _):
+        with pytest.raises(TransportError) as info:
+            await transport.connect(url=server.url)
+        assert str(info.value) == "WebSocket is already connected or connecting."
+        assert transport.status == "connected"
+
+
+async def test_a_refused_handshake_fails_connect_and_leaves_disconnected() -> None:
+    async with ScriptedServer(refuse=403) as server:
+        transport = OpenAIRealtimeWebSocket(api_key=KEY)
+        recorder = Recorder(transport)
+        with pytest.raises(TransportError) as info:
+            async with asyncio.timeout(TIMEOUT):
+                await transport.connect(url=server.url)
+    port = server.url.split(":")[2].split("/")[0]
+    assert str(info.value).startswith(
+        f"WebSocket connection to ws://127.0.0.1:{port}/v1/realtime failed:"
+    )
+    assert "403" in str(info.value)
+    assert KEY not in str(info.value)
+    assert transport.status == "disconnected"
+    names = [name for name, _ in recorder.events]
+    assert names == ["connection_change", "error", "connection_change", "disconnected"]
+
+
+async def test_a_server_closing_mid_handshake_fails_connect_with_a_clear_error() -> None:
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    tcp = await asyncio.start_server(drop, "127.0.0.1", 0)
+    port = tcp.sockets[0].getsockname()[1]
+    try:
+        transport = OpenAIRealtimeWebSocket(api_key=KEY)
+        with pytest.raises(TransportError) as info:
+            async with asyncio.timeout(TIMEOUT):
+                await transport.connect(url=f"ws://127.0.0.1:{port}/v1/realtime?model=m")
+        assert str(info.value).startswith(
+            f"WebSocket connection to ws://127.0.0.1:{port}/v1/realtime failed:"
+        )
+        assert transport.status == "disconnected"
+        assert transport.connection_state.websocket is None
+    finally:
+        tcp.close()
+        await tcp.wait_closed()
+
+
+async def test_close_during_the_handshake_fails_connect() -> None:
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        arrived.set()
+        await release.wait()
+        writer.close()
+
+    tcp = await asyncio.start_server(stall, "127.0.0.1", 0)
+    port = tcp.sockets[0].getsockname()[1]
+    transport = OpenAIRealtimeWebSocket(api_key=KEY)
+    try:
+        task = asyncio.create_task(transport.connect(url=f"ws://127.0.0.1:{port}/v1/realtime"))
+        async with asyncio.timeout(TIMEOUT):
+            await arrived.wait()
+        assert transport.status == "connecting"
+        transport.close()
+        assert transport.status == "disconnected"
+        with pytest.raises(TransportError) as info:
+            async with asyncio.timeout(TIMEOUT):
+                await task
+        assert str(info.value) == "WebSocket connection was closed before setup completed."
+    finally:
+        release.set()
+        tcp.close()
+        await tcp.wait_closed()
+
+
+async def test_create_websocket_gets_the_url_key_and_headers() -> None:
+    seen: list[CreateWebSocketOptions] = []
+    async with ScriptedServer() as server:
+
+        async def create(options: CreateWebSocketOptions) -> Any:
+            seen.append(options)
+            return await ws_connect(
+                server.url, additional_headers=dict(options.headers), proxy=None
+            )
+
+        transport = OpenAIRealtimeWebSocket(api_key=KEY, create_websocket=create)
+        async with asyncio.timeout(TIMEOUT):
+            await transport.connect(call_id="rtc_1")
+            await transport.aclose()
+    assert seen[0].url == "wss://api.openai.com/v1/realtime?call_id=rtc_1"
+    assert seen[0].api_key == KEY
+    assert seen[0].headers["Authorization"] == f"Bearer {KEY}"
+    assert KEY not in repr(seen[0])
+    assert server.frames[0]["type"] == "session.update"
+
+
+# --------------------------------------------------------------------------- sending
+
+
+async def test_sending_while_disconnected_raises_the_reference_message() -> None:
+    transport = OpenAIRealtimeWebSocket(api_key=KEY)
+    message = "WebSocket is not connected. Make sure you call `connect()` before sending events."
+    for send in (
+        lambda: transport.send_event({"type": "response.create"}),
+        lambda: transport.send_message("hi"),
+        lambda: transport.request_response(),
+        lambda: transport.update_session_config({}),
+    ):
+        with pytest.raises(TransportNotConnected) as info:
+            send()
+        assert str(info.value) == message
+    transport.send_audio(b"\x00\x01")  # ignored unless connected, as in the reference
+
+
+async def test_frames_sent_from_sync_listeners_keep_their_order() -> None:
+    async with connected() as (server, transport, recorder):
+
+        def on_item(event: dict[str, Any]) -> None:
+            transport.send_event(
+                {"type": "conversation.item.retrieve", "item_id": event["item_id"]}
+            )
+
+        transport.on("conversation.item.deleted", on_item)
+        transport.send_event({"type": "input_audio_buffer.clear"})
+        await roundtrip(
+            server,
+            recorder,
+            {"type": "conversation.item.deleted", "event_id": "e1", "item_id": "a"},
+            {"type": "conversation.item.deleted", "event_id": "e2", "item_id": "b"},
+        )
+        transport.send_audio(b"\x01\x02", commit=True)
+        frames = await server.wait_frames(6)
+    assert [f["type"] for f in frames[1:]] == [
+        "input_audio_buffer.clear",
+        "conversation.item.retrieve",
+        "conversation.item.retrieve",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+    ]
+    assert frames[4]["audio"] == "AQI="
+
+
+async def test_an_unserialisable_event_names_its_type() -> None:
+    async with connected() as (_, transport, _):
+        with pytest.raises(UsageError) as info:
+            transport.send_event({"type": "x.y", "bad": object()})
+        assert str(info.value).startswith("cannot send the 'x.y' event as JSON:")
+
+
+def test_response_create_sequencer_waits_for_done_and_coalesces() -> None:
+    sent: list[dict[str, Any]] = []
+    pumps: list[int] = []
+    sequencer = _ResponseCreateSequencer(sent.append, lambda e: None, lambda: pumps.append(1))
+    sequencer.request_response_create({"type": "response.create"})
+    sequencer.request_response_create({"type": "response.create"})
+    sequencer.request_response_create({"type": "response.create"})
+    assert [e["event_id"] for e in sent] == ["agents_js_response_create_1"]
+    sequencer.mark_response_created()
+    sequencer.pump()
+    assert len(sent) == 1  # a response is in flight
+    sequencer.mark_response_done()
+    sequencer.pump()
+    # The two waiting automatic requests coalesce into one response.create.
+    assert [e["event_id"] for e in sent] == [
+        "agents_js_response_create_1",
+        "agents_js_response_create_2",
+    ]
+    sequencer.mark_response_created()
+    sequencer.mark_response_done()
+    sequencer.pump()
+    assert len(sent) == 2
+    assert pumps  # the owner was asked to resume the waiters
+
+
+# --------------------------------------------------------------------------- receiving
+
+
+async def test_unknown_and_malformed_server_events_never_crash_the_transport() -> None:
+    async with connected() as (server, transport, recorder):
+        await roundtrip(
+            server,
+            recorder,
+            "not json at all",
+            "[1, 2]",
+            {"type": "from.the.future", "event_id": "e1", "x": 1},
+            {"type": "response.output_audio.delta", "event_id": "e2"},  # fails its schema
+            {
+                "type": "conversation.item.added",
+                "event_id": "e3",
+                "item": {
+                    "id": "m",
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text"}],
+                },
+            },
+        )
+        stars = [args[0]["type"] for args in recorder.named("*")]
+        assert stars[:3] == [
+            "from.the.future",
+            "response.output_audio.delta",
+            "conversation.item.added",
+        ]
+        assert recorder.named("from.the.future") == []
+        assert recorder.named("audio") == []
+        assert transport.status == "connected"
+        transport.send_message("still here", trigger_response=False)
+        frames = await server.wait_frames(2)
+        assert frames[-1]["type"] == "conversation.item.create"
+
+
+async def test_a_raising_listener_is_reported_and_reading_goes_on() -> None:
+    async with connected() as (server, transport, recorder):
+
+        def boom(event: Any) -> None:
+            raise RuntimeError("listener failed")
+
+        transport.on("response.created", boom)
+        errors: list[ErrorEvent] = []
+        transport.on("error", errors.append)
+        await roundtrip(
+            server,
+            recorder,
+            {"type": "response.created", "event_id": "e1", "response": {"id": "r1"}},
+            {"type": "conversation.item.deleted", "event_id": "e2", "item_id": "x"},
+        )
+        assert isinstance(errors[0].error, RuntimeError)
+        assert str(errors[0].error) == "listener failed"
+        assert recorder.named("item_deleted")
+
+
+async def test_async_listeners_run_as_tasks() -> None:
+    async with connected() as (server, transport, recorder):
+        seen = asyncio.Event()
+        payloads: list[Any] = []
+
+        async def on_done(event: TurnDoneEvent) -> None:
+            await asyncio.sleep(0)
+            payloads.append(event)
+            seen.set()
+
+        transport.on("turn_done", on_done)
+        await roundtrip(
+            server,
+            recorder,
+            {
+                "type": "response.done",
+                "event_id": "e1",
+                "response": {
+                    "id": "r1",
+                    "output": [],
+                    "usage": {"input_tokens": 2, "output_tokens": 3},
+                },
+            },
+        )
+        async with asyncio.timeout(TIMEOUT):
+            await seen.wait()
+        assert payloads[0].usage == Usage(input_tokens=2, output_tokens=3, total_tokens=5)
+        assert payloads[0].to_json()["response"]["usage"]["totalTokens"] == 5
+
+
+async def test_function_call_payload_and_output() -> None:
+    async with connected() as (server, transport, recorder):
+        item = {
+            "id": "fc_1",
+            "type": "function_call",
+            "status": "completed",
+            "name": "get_weather",
+            "call_id": "call_1",
+            "arguments": '{"city":"Paris"}',
+        }
+        await roundtrip(
+            server,
+            recorder,
+            {
+                "type": "response.output_item.done",
+                "event_id": "e1",
+                "response_id": "r1",
+                "output_index": 0,
+                "item": item,
+            },
+        )
+        (call,) = recorder.named("function_call")
+        assert call[0] == ToolCallEvent(
+            id="fc_1",
+            call_id="call_1",
+            name="get_weather",
+            arguments='{"city":"Paris"}',
+            response_id="r1",
+        )
+        transport.send_function_call_output(call[0], '{"temp": 21}')
+        frames = await server.wait_frames(3)
+    assert frames[1] == {
+        "type": "conversation.item.create",
+        "item": {"type": "function_call_output", "output": '{"temp": 21}', "call_id": "call_1"},
+    }
+    assert frames[2] == {"type": "response.create", "event_id": "agents_js_response_create_1"}
+
+
+async def test_interrupt_truncates_at_the_played_time_per_audio_format() -> None:
+    now = [1000.0]
+    async with connected(clock=lambda: now[0]) as (server, transport, recorder):
+        await roundtrip(
+            server,
+            recorder,
+            {
+                "type": "session.updated",
+                "event_id": "e0",
+                "session": {"audio": {"output": {"format": {"type": "audio/pcmu"}}}},
+            },
+        )
+        for i in range(2):
+            await roundtrip(
+                server,
+                recorder,
+                {
+                    "type": "response.output_audio.delta",
+                    "event_id": f"d{i}",
+                    "item_id": "it",
+                    "content_index": 0,
+                    "output_index": 0,
+                    "response_id": "r",
+                    "delta": "AAAA" * 200,
+                },
+            )
+        audio = recorder.named("audio")
+        assert audio[0][0] == AudioEvent(b"\x00" * 600, "r")
+        now[0] += 60.9  # 60.9 ms played of 150 ms (pcmu: 8 bytes a millisecond)
+        transport.interrupt()
+        frames = await server.wait_frames(2)
+        assert frames[-1] == {
+            "type": "conversation.item.truncate",
+            "item_id": "it",
+            "content_index": 0,
+            "audio_end_ms": 60,
+        }
+        assert recorder.named("audio_interrupted") == [()]
+
+
+# --------------------------------------------------------------------------- history
+
+
+def message(item_id: str, text: str, role: Role = Role.USER) -> MessageItem:
+    part = OutputText(text) if role is Role.ASSISTANT else InputText(text)
+    return MessageItem(item_id, role, (part,), status="completed")
+
+
+async def test_reset_history_sends_event_ids_and_tracks_acknowledgements() -> None:
+    a, b, c = message("a", "A"), message("b", "B", Role.ASSISTANT), message("c", "C")
+    async with connected() as (server, transport, recorder):
+        transport.reset_history([a, b], [a, c, b])
+        frames = await server.wait_frames(2)
+        assert frames[1] == {
+            "type": "conversation.item.create",
+            "previous_item_id": "a",
+            "item": item_to_wire(c),
+            "event_id": "agents_create_1",
+        }
+        assert transport._pending_history == {"agents_create_1": ("c", "create")}
+        await roundtrip(
+            server,
+            recorder,
+            {
+                "type": "conversation.item.added",
+                "event_id": "e1",
+                "previous_item_id": "a",
+                "item": item_to_wire(c),
+            },
+        )
+        assert transport._pending_history == {}
+
+
+async def test_reset_history_refuses_before_sending_anything() -> None:
+    a = message("a", "A")
+    spoken = item_from_json(
+        {
+            "itemId": "s",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_audio", "transcript": "hi"}],
+        }
+    )
+    async with connected() as (server, transport, _):
+        with pytest.raises(HistoryError) as info:
+            transport.reset_history([a], [a, spoken])
+        assert str(info.value).startswith(
+            "Assistant output_audio history item s cannot be replayed"
+        )
+        transport.send_event({"type": "input_audio_buffer.clear"})
+        frames = await server.wait_frames(2)
+        assert frames[1] == {"type": "input_audio_buffer.clear"}
+
+
+async def test_reset_history_against_the_simulated_api_reaches_the_new_history() -> None:
+    a, b, c = message("a", "A"), message("b", "B", Role.ASSISTANT), message("c", "C")
+    async with FakeRealtimeServer.simulate([item_to_wire(a), item_to_wire(b)]) as server:
+        transport = OpenAIRealtimeWebSocket(api_key=KEY)
+        recorder = Recorder(transport)
+        async with asyncio.timeout(TIMEOUT):
+            await transport.connect(url=server.url)
+        transport.reset_history([a, b], [c, b])
+        await recorder.wait_for(lambda n, args: n == "item_update" and args[0].item_id == "c")
+        await recorder.wait_for(lambda n, args: n == "item_deleted")
+        async with asyncio.timeout(TIMEOUT):
+            await transport.aclose()
+        items = server.sessions[0].conversation.items
+    assert [i["id"] for i in items] == ["c", "b"]
+
+
+# --------------------------------------------------------------------------- the rest
+
+
+async def test_mute_raises_and_muted_is_none() -> None:
+    transport = OpenAIRealtimeWebSocket()
+    assert transport.muted is None
+    with pytest.raises(UsageError) as info:
+        transport.mute(True)
+    assert str(info.value) == (
+        "Mute is not supported for the WebSocket transport. "
+        "You have to mute the audio input yourself."
+    )
+
+
+async def test_async_with_closes_the_socket() -> None:
+    async with ScriptedServer() as server:
+        async with OpenAIRealtimeWebSocket(api_key=KEY) as transport:
+            async with asyncio.timeout(TIMEOUT):
+                await transport.connect(url=server.url)
+        assert transport.status == "disconnected"
+        async with asyncio.timeout(TIMEOUT):
+            await server.closed.wait()
+
+
+async def test_the_server_closing_mid_session_disconnects() -> None:
+    async with connected() as (server, transport, recorder):
+        assert server.connection is not None
+        await server.connection.close(1011, "internal error")
+        await recorder.wait_for(lambda n, a: n == "disconnected")
+        assert transport.status == "disconnected"
+        with pytest.raises(TransportNotConnected):
+            transport.send_message("anyone?")
+
+
+async def test_warnings_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    a = message("a", "A")
+    call = FunctionCallItem("fc", "f", "{}", output="1", status="completed")
+    async with connected() as (_server, transport, _):
+        with caplog.at_level(logging.WARNING, logger="harness.transport"):
+            transport.reset_history([a], [a, call])
+    assert (
+        "Function calls cannot be manually added or updated at the moment. Ignoring."
+        in caplog.messages
+    )
+
+
+# --------------------------------------------------------------------------- cassettes
+
+# What our transport sends on its own, which a cassette recorded from another client does
+# not hold: its tracing update after session.created, and the interruption it performs
+# on speech_started plus the retrieve after a truncation (interruption.jsonl).
+AUTOMATIC = {
+    "session.update",
+    "conversation.item.truncate",
+    "conversation.item.retrieve",
+    "response.cancel",
+}
+
+
+@pytest.mark.parametrize("path", CASSETTES, ids=[p.stem for p in CASSETTES])
+async def test_replays_every_bundled_cassette(path: Path) -> None:
+    """Connect, then send the recorded client frames in causal order with send_event.
+
+    connect() sends our own full session.update where the cassette has the recorded
+    client's; the match rules compare that frame's type only. Every recorded frame must be
+    played, and any mismatch must be a frame our transport sent by itself (AUTOMATIC).
+    """
+    cassette = load_cassette(path)
+    rules = DEFAULT_RULES.ignoring("session.update:session")
+    async with FakeRealtimeServer(path, rules=rules) as server:
+        for conn in sorted({f.conn for f in cassette.frames}):
+            frames = [f for f in cassette.frames if f.conn == conn]
+            transport = OpenAIRealtimeWebSocket(api_key=KEY)
+            recorder = Recorder(transport)
+            async with asyncio.timeout(TIMEOUT):
+                await transport.connect(url=server.url)
+            seen_server = 0
+            first_update_skipped = False
+            for frame in frames:
+                if frame.side is Side.SERVER:
+                    if frame.kind == "event":
+                        seen_server += 1
+                    continue
+                # Wait for every server event recorded before this client frame.
+                await recorder.wait_for(
+                    lambda n, a, k=seen_server, r=recorder: (
+                        len(
+                            [
+                                x
+                                for x in r.named("*")
+                                if x[0].get("error", {}).get("code") != "cassette_mismatch"
+                            ]
+                        )
+                        >= k
+                    )
+                )
+                if frame.kind == "close":
+                    break
+                assert frame.event is not None
+                if frame.event["type"] == "session.update" and not first_update_skipped:
+                    first_update_skipped = True  # connect() sent ours in its place
+                    continue
+                if transport.status == "connected":
+                    transport.send_event(frame.event)
+            if any(f.kind == "close" and f.side is Side.SERVER for f in frames):
+                await recorder.wait_for(lambda n, a: n == "disconnected")
+            async with asyncio.timeout(TIMEOUT):
+                await transport.aclose()
+    mismatched = [
+        m.received.get("type") if isinstance(m.received, dict) else m.received
+        for m in server.mismatches
+    ]
+    assert set(mismatched) <= AUTOMATIC, server.report()
+    assert not server.unplayed, server.report()
+    if path.stem != "interruption":
+        # Only the tracing update, once per connection, is ours alone.
+        assert mismatched == ["session.update"] * len(server.results), server.report()
