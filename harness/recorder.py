@@ -62,6 +62,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Data, Subprotocol
 
 from harness import _json, _net
@@ -635,10 +636,11 @@ class _TappedConnection(ClientConnection):
         return message
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        if not self._tap_closed and self.protocol.close_rcvd is None:
-            with contextlib.suppress(Exception):
-                self._tap_closed = True
-                self._tap.close(Side.CLIENT, self._t(), self._conn, code, reason)
+        # Recorded only when this close frame starts the closing handshake: not after the
+        # server closed, not on a connection already lost.
+        if not self._tap_closed and self.state is State.OPEN:
+            self._tap_closed = True
+            self._tap.close(Side.CLIENT, self._t(), self._conn, code, reason)
         await super().close(code, reason)
 
     def _record_server_close(self) -> None:
