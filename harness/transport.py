@@ -243,7 +243,7 @@ _U: Final = _Undefined()
 
 def _get(obj: Any, key: str) -> Any:
     """``obj?.[key]``: ``_U`` when ``obj`` is not a mapping or lacks ``key``."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(key, _U)
     return _U
 
@@ -301,21 +301,76 @@ class CreateWebSocketOptions:
     headers: Mapping[str, str] = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
 class AudioEvent:
-    """A chunk of audio the model produced (``audio`` event)."""
+    """A chunk of audio the model produced (``audio`` event).
 
-    data: bytes
-    response_id: str
+    ``data`` is the audio bytes. The transport keeps the wire's base64 and decodes it on
+    first access (the reference decodes every delta up front): a listener that never
+    reads ``data`` never pays for decoding. Compared by value; read-only.
+    """
+
+    __slots__ = ("_b64", "_data", "_response_id")
     type: ClassVar[str] = "audio"
+
+    def __init__(self, data: bytes | bytearray | memoryview, response_id: str) -> None:
+        """An audio event holding ``data``."""
+        self._data: bytes | None = bytes(data)
+        self._b64: str | None = None
+        self._response_id = response_id
+
+    @classmethod
+    def from_base64(cls, text: str, response_id: str) -> AudioEvent:
+        """An audio event whose ``data`` is ``text`` decoded when first read."""
+        event = cls.__new__(cls)
+        event._data = None
+        event._b64 = text
+        event._response_id = response_id
+        return event
+
+    @property
+    def data(self) -> bytes:
+        """The audio bytes."""
+        if self._data is None:
+            self._data = binascii.a2b_base64(self._b64 or "")
+        return self._data
+
+    @property
+    def response_id(self) -> str:
+        """The response the audio belongs to."""
+        return self._response_id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AudioEvent):
+            return NotImplemented
+        return self.response_id == other.response_id and self.data == other.data
+
+    def __hash__(self) -> int:
+        return hash((self.data, self.response_id))
+
+    def __repr__(self) -> str:
+        size = _b64_size(self._b64) if self._data is None else len(self._data)
+        return f"AudioEvent(<{size} bytes>, {self.response_id!r})"
 
     def to_json(self) -> dict[str, Any]:
         """The reference's JSON, with ``data`` as base64."""
         return {
             "type": "audio",
-            "data": binascii.b2a_base64(self.data, newline=False).decode("ascii"),
+            "data": self._b64
+            if self._data is None and self._b64 is not None
+            else binascii.b2a_base64(self.data, newline=False).decode("ascii"),
             "responseId": self.response_id,
         }
+
+
+def _b64_size(text: str | None) -> int:
+    """How many bytes base64 ``text`` decodes to (decoding it when it is irregular)."""
+    if not text:
+        return 0
+    size = len(text)
+    if size % 4:
+        return len(binascii.a2b_base64(text))
+    pad = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
+    return size // 4 * 3 - pad
 
 
 @dataclass(frozen=True, slots=True)
@@ -878,6 +933,29 @@ _SERVER_EVENTS: Final[dict[str, _Obj]] = {
         _event("response.mcp_call.completed", {**_EID, "output_index": _N, "item_id": _S}),
     )
 }
+
+
+_AUDIO_DELTA_KEYS: Final = frozenset(
+    ("type", "event_id", "item_id", "content_index", "output_index", "response_id", "delta")
+)
+
+
+def _audio_delta(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """``response.output_audio.delta`` checked against its schema without the combinators
+    (the hot path); ``None`` when it does not match."""
+    g = raw.get
+    if (
+        type(g("event_id")) is str
+        and type(g("item_id")) is str
+        and type(g("response_id")) is str
+        and type(g("delta")) is str
+        and type(g("content_index")) in (int, float)
+        and type(g("output_index")) in (int, float)
+    ):
+        if len(raw) == len(_AUDIO_DELTA_KEYS):
+            return raw
+        return {k: v for k, v in raw.items() if k in _AUDIO_DELTA_KEYS}
+    return None
 
 
 def _parse_server_event(raw: Any) -> tuple[dict[str, Any] | None, bool]:
@@ -1966,6 +2044,16 @@ class OpenAIRealtimeWebSocket:
                 raw = _json.loads(data)
             except ValueError:
                 return  # reference: parseRealtimeEvent returns no data: nothing is emitted
+            if type(raw) is dict and raw.get("type") == "response.output_audio.delta":
+                parsed = _audio_delta(raw)
+                if parsed is not None:
+                    # The hot path, as _on_message + _on_websocket_message would take it:
+                    # no other branch of either applies to an audio delta.
+                    self.emit("*", raw)
+                    self.emit("response.output_audio.delta", parsed)
+                    if self._link is link:
+                        self._on_audio_delta(parsed)
+                    return
             parsed, generic = _parse_server_event(raw)
             if parsed is None:
                 return
@@ -2264,15 +2352,15 @@ class OpenAIRealtimeWebSocket:
             # Interruption measures the time since the first audio of the response.
             self._first_audio_timestamp = self._clock()
             self._audio_length_ms = 0
-        data = binascii.a2b_base64(parsed["delta"])
-        size = len(data)
+        delta = parsed["delta"]
+        size = _b64_size(delta)
         response_id = parsed["response_id"]
         fmt = self._response_audio_formats.get(response_id)
         if fmt is None or fmt is _U:
             fmt = self._session_output_format()
         # GA formats: {"type": "audio/pcm", "rate": ...}, {"type": "audio/pcmu"}, or
         # the older strings ("pcm16", "g711_ulaw", ...).
-        if isinstance(fmt, Mapping):
+        if type(fmt) is dict:
             kind = fmt.get("type")
             if kind in ("audio/pcmu", "audio/pcma"):
                 self._audio_length_ms += size / 8
@@ -2288,7 +2376,7 @@ class OpenAIRealtimeWebSocket:
                 self._audio_length_ms += size / 24 / 2
         else:
             self._audio_length_ms += size / 24 / 2
-        self._on_audio(AudioEvent(data, response_id))
+        self._on_audio(AudioEvent.from_base64(delta, response_id))
 
     def _on_audio(self, audio_event: AudioEvent) -> None:
         """Emit ``audio``; override to handle audio inside a subclass instead."""
