@@ -82,7 +82,7 @@ class RealtimeConfig:
             )
     """
 
-    upstream_url: str = f"{DEFAULT_UPSTREAM}?model=gpt-realtime"
+    upstream_url: str = DEFAULT_UPSTREAM
     redaction: RedactionRules = field(default_factory=RedactionRules.default)
     match_rules: MatchRules = DEFAULT_RULES
     speed: float = 0.0

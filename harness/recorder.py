@@ -67,7 +67,7 @@ from websockets.typing import Data, Subprotocol
 
 from harness import _json, _net
 from harness.cassette import CassetteWriter, Frame, Header, Made, Side, StrPath, open_cassette
-from harness.errors import HarnessError, TransportError, UsageError
+from harness.errors import HarnessError, RedactionError, TransportError, UsageError
 from harness.modes import RecordMode
 from harness.redaction import RedactionRule, RedactionRules, RuleKind
 
@@ -87,8 +87,8 @@ __all__ = [
     "run_record",
 ]
 
-DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime"
-"""Where recordings go unless told otherwise."""
+DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+"""Where recordings go unless told otherwise (a client's own ``?model=`` wins)."""
 
 _REFUSAL_PREFIX = "handshake refused: HTTP "
 # Request headers that belong to one hop of the WebSocket handshake, never forwarded as is.
@@ -771,7 +771,7 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--upstream",
         default=DEFAULT_UPSTREAM,
-        help=f"the real endpoint (default {DEFAULT_UPSTREAM}); add ?model=... to pick one",
+        help=f"the real endpoint (default {DEFAULT_UPSTREAM}); a client's own ?model= wins",
     )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="listen port (default: any free)")
@@ -807,8 +807,14 @@ def _user_rules(args: argparse.Namespace) -> RedactionRules:
             name, sep, target = item.partition("=")
             if not sep:
                 raise UsageError(f"redaction rule {item!r}: write NAME=VALUE")
-            rules.append(make(name, target))
-    return RedactionRules.default().with_rules(*rules)
+            try:
+                rules.append(make(name, target))
+            except RedactionError as exc:
+                raise UsageError(str(exc)) from None
+    try:
+        return RedactionRules.default().with_rules(*rules)
+    except RedactionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _last_conn(path: str) -> int:
