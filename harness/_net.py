@@ -50,6 +50,7 @@ __all__ = [
     "request_query",
     "select_realtime",
     "send_close",
+    "send_messages",
     "transport_closed",
 ]
 
@@ -146,6 +147,33 @@ async def send_close(connection: Connection, code: int | None, reason: str = "")
         await connection.close(sendable, reason)
     except ConnectionClosed:  # pragma: no cover - close() already swallows these
         pass
+
+
+# Connection.send_context() is how websockets' own send() writes (documented in its
+# docstring: "async with self.send_context(): self.protocol.send_text(...)"); present in the
+# asyncio implementation of websockets 13 through 17. Without it we fall back to send().
+_CAN_BATCH = hasattr(Connection, "send_context")
+
+
+async def send_messages(connection: Connection, messages: Sequence[tuple[bytes, bool]]) -> None:
+    """Send whole messages in order, ``(payload, is_text)`` each, with one flow-control wait.
+
+    On the wire this is exactly one frame per message, as ``send()`` would write them; the
+    messages are handed to the protocol together and the write buffer is drained once, which
+    saves ``send()``'s per-call bookkeeping when a replay streams thousands of frames.
+    Text payloads must be UTF-8 (they are: they come from cassettes read as UTF-8 JSON).
+    """
+    if len(messages) == 1 or not _CAN_BATCH:
+        for data, text in messages:
+            await connection.send(data, text=text)
+        return
+    async with connection.send_context():
+        protocol = connection.protocol
+        for data, text in messages:
+            if text:
+                protocol.send_text(data)
+            else:
+                protocol.send_binary(data)
 
 
 def abort(connection: Connection) -> None:

@@ -62,6 +62,10 @@ _log = _net.quiet_logger("harness.server")
 # Received frames up to this size are read so that bigger-than-allowed ones (max_frame_bytes)
 # get the API's error event instead of a 1009 close; beyond it websockets closes with 1009.
 _READ_LIMIT = 64 * 1024 * 1024
+# Frames ready at once (speed 0) go to the socket in batches of at most this many frames or
+# bytes, drained once per batch: flow control stays bounded, bookkeeping is paid per batch.
+_BATCH_FRAMES = 64
+_BATCH_BYTES = 256 * 1024
 
 
 class Clock(Protocol):
@@ -333,27 +337,42 @@ class FakeRealtimeServer:
 
     async def _send_loop(self, ws: ServerConnection, replay: Replay, wake: asyncio.Event) -> None:
         clock = self.clock
+        batch: list[tuple[bytes, bool]] = []
+        size = 0
         try:
             while True:
                 out = replay.next_to_send()
                 if out is None:
+                    if batch:  # all that is ready now goes out before waiting
+                        await _net.send_messages(ws, batch)
+                        batch, size = [], 0
+                        continue
                     if replay.ended:
                         return
                     await wake.wait()
                     wake.clear()
                     continue
-                if out.due:
+                if out.due:  # paced: each frame at its own time, unbatched
+                    if batch:
+                        await _net.send_messages(ws, batch)
+                        batch, size = [], 0
                     await clock.sleep_until(out.due)
-                if out.kind is OutKind.TEXT:
-                    await ws.send(out.data, text=True)
-                elif out.kind is OutKind.BINARY:
-                    await ws.send(out.data, text=False)
-                elif out.kind is OutKind.CLOSE:
+                kind = out.kind
+                if kind is OutKind.TEXT or kind is OutKind.BINARY:
+                    batch.append((out.data, kind is OutKind.TEXT))
+                    size += len(out.data)
+                    if out.due or len(batch) >= _BATCH_FRAMES or size >= _BATCH_BYTES:
+                        await _net.send_messages(ws, batch)
+                        batch, size = [], 0
+                    continue
+                if batch:
+                    await _net.send_messages(ws, batch)
+                    batch, size = [], 0
+                if kind is OutKind.CLOSE:
                     await _net.send_close(ws, out.code, out.reason)
-                    return
                 else:
                     _net.abort(ws)
-                    return
+                return
         except ConnectionClosed:
             return
 
