@@ -222,8 +222,12 @@ def describe_item(item: RealtimeItem | Mapping[str, Any]) -> str:
         for part in item.get("content") or []:
             text = part.get("text", part.get("transcript", part.get("image_url", "")))
             parts.append(f"{part.get('type')}:{text!r}")
-        body = " ".join(parts) or str(item.get("name", item.get("arguments", "")))
-        return f"{item.get('id')} {kind} {body}".rstrip()
+        if item.get("type") == "message":
+            status = f" [{item['status']}]" if item.get("status") else ""
+            return f"{item.get('id')} {kind}{status} {' '.join(parts)}".rstrip()
+        if "name" in item:
+            return f"{item.get('id')} {kind} {item['name']}({item.get('arguments', '')})"
+        return f"{item.get('id')} {kind}"
     if isinstance(item, MessageItem):
         parts = []
         for part in item.content:

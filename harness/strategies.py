@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import string
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from enum import StrEnum
-from functools import partial
-from operator import ne
+from functools import lru_cache
 from typing import Final
 
 from hypothesis import strategies as st
@@ -140,20 +140,20 @@ def _user_content() -> st.SearchStrategy[list[InputText | InputAudio | InputImag
     return st.lists(part, min_size=1, max_size=2)
 
 
-def _message(kind: ItemKind, item_id: str) -> st.SearchStrategy[RealtimeItem]:
+def _message(kind: ItemKind, ids: st.SearchStrategy[str]) -> st.SearchStrategy[RealtimeItem]:
     if kind is ItemKind.USER:
-        return st.builds(MessageItem, st.just(item_id), st.just("user"), _user_content(), _STATUS)
+        return st.builds(MessageItem, ids, st.just("user"), _user_content(), _STATUS)
     if kind is ItemKind.SYSTEM:
         return st.builds(
             MessageItem,
-            st.just(item_id),
+            ids,
             st.just("system"),
             st.lists(st.builds(InputText, _TEXT), min_size=1, max_size=2),
         )
     if kind is ItemKind.ASSISTANT:
         return st.builds(
             MessageItem,
-            st.just(item_id),
+            ids,
             st.just("assistant"),
             st.lists(st.builds(OutputText, _TEXT), min_size=1, max_size=2),
             _STATUS,
@@ -163,20 +163,20 @@ def _message(kind: ItemKind, item_id: str) -> st.SearchStrategy[RealtimeItem]:
     parts = st.tuples(audio, st.lists(st.one_of(audio, st.builds(OutputText, _TEXT)), max_size=1))
     return st.builds(
         MessageItem,
-        st.just(item_id),
+        ids,
         st.just("assistant"),
         parts.map(lambda p: [p[0], *p[1]]),
         _STATUS,
     )
 
 
-def _item_of(kind: ItemKind, item_id: str) -> st.SearchStrategy[RealtimeItem]:
+def _item_of(kind: ItemKind, ids: st.SearchStrategy[str]) -> st.SearchStrategy[RealtimeItem]:
     if kind in (ItemKind.USER, ItemKind.SYSTEM, ItemKind.ASSISTANT, ItemKind.ASSISTANT_AUDIO):
-        return _message(kind, item_id)
+        return _message(kind, ids)
     if kind is ItemKind.FUNCTION_CALL:
         return st.builds(
             FunctionCallItem,
-            st.just(item_id),
+            ids,
             st.sampled_from(["get_weather", "lookup"]),
             st.sampled_from(["{}", '{"city":"Paris"}']),
             output=st.one_of(st.none(), _TEXT),
@@ -185,7 +185,7 @@ def _item_of(kind: ItemKind, item_id: str) -> st.SearchStrategy[RealtimeItem]:
     if kind is ItemKind.MCP_CALL:
         return st.builds(
             McpCallItem,
-            st.just(item_id),
+            ids,
             st.sampled_from(["mcp_call", "mcp_tool_call"]),
             st.sampled_from(["search", "fetch"]),
             st.sampled_from(["{}", '{"q":"x"}']),
@@ -195,7 +195,7 @@ def _item_of(kind: ItemKind, item_id: str) -> st.SearchStrategy[RealtimeItem]:
     if kind is ItemKind.MCP_APPROVAL_REQUEST:
         return st.builds(
             McpApprovalRequestItem,
-            st.just(item_id),
+            ids,
             st.just("docs"),
             st.sampled_from(["search", "fetch"]),
             st.dictionaries(st.sampled_from(["q", "n"]), _TEXT, max_size=1),
@@ -203,7 +203,7 @@ def _item_of(kind: ItemKind, item_id: str) -> st.SearchStrategy[RealtimeItem]:
         )
     return st.builds(
         McpListToolsItem,
-        st.just(item_id),
+        ids,
         st.just("docs"),
         st.lists(st.builds(dict, name=st.sampled_from(["search", "fetch"])), max_size=2).map(tuple),
     )
@@ -232,8 +232,16 @@ def items(
         ids: the item ids; default :func:`item_ids`.
     """
     chosen = _kinds(kinds)
-    id_strategy = ids if ids is not None else item_ids()
-    return st.tuples(st.sampled_from(chosen), id_strategy).flatmap(lambda ki: _item_of(*ki))
+    if ids is None:
+        return _items_with_default_ids(chosen)
+    return st.one_of(*[_item_of(kind, ids) for kind in chosen])
+
+
+@lru_cache(maxsize=64)
+def _items_with_default_ids(kinds: tuple[ItemKind, ...]) -> st.SearchStrategy[RealtimeItem]:
+    # Built once per set of kinds: strategies are values, and building them is costly.
+    ids = item_ids()
+    return st.one_of(*[_item_of(kind, ids) for kind in kinds])
 
 
 def histories(
@@ -265,7 +273,10 @@ def histories(
 def _with_uncreatable(draw: st.DrawFn, min_size: int, max_size: int) -> list[RealtimeItem]:
     rest = draw(histories(min_size=max(min_size - 1, 0), max_size=max_size - 1, kinds=ALL_KINDS))
     taken = {item.item_id for item in rest}
-    odd = draw(items(kinds=UNCREATABLE_KINDS, ids=item_ids().filter(lambda i: i not in taken)))
+    odd = draw(items(kinds=UNCREATABLE_KINDS))
+    if odd.item_id in taken:
+        free = next(_column_name(n) for n in range(len(taken) + 1) if _column_name(n) not in taken)
+        odd = replace(odd, item_id=free)
     rest.insert(draw(st.integers(0, len(rest))), odd)
     return rest
 
@@ -284,42 +295,90 @@ def uncreatable_histories(
     return _with_uncreatable(min_size, max_size)
 
 
+_KEEP, _DELETE, _EDIT = "keep", "delete", "edit"
+
+
+@st.composite
+def _fate(
+    draw: st.DrawFn,
+    item: RealtimeItem,
+    ops: tuple[EditOp, ...],
+    kinds: tuple[ItemKind, ...],
+    max_slot: int,
+) -> tuple[RealtimeItem, str, RealtimeItem | None, int | None]:
+    """What happens to one item of ``old``: kept, deleted or edited; moved or not."""
+    fates = [_KEEP]
+    if EditOp.DELETE in ops:
+        fates.append(_DELETE)
+    if EditOp.EDIT in ops:
+        fates.append(_EDIT)
+    fate = draw(st.sampled_from(fates))
+    edited = None
+    if fate == _EDIT:
+        # Same id, other content (an equal draw is kept as it is: a no-op edit).
+        edited = replace(draw(items(kinds=kinds)), item_id=item.item_id)
+    slot = None
+    if EditOp.REORDER in ops and fate != _DELETE and draw(st.booleans()):
+        slot = draw(st.integers(0, max_slot))
+    return item, fate, edited, slot
+
+
+@st.composite
+def _entry(
+    draw: st.DrawFn, ops: tuple[EditOp, ...], kinds: tuple[ItemKind, ...], max_slot: int
+) -> tuple[RealtimeItem, str, RealtimeItem | None, int | None]:
+    return draw(_fate(draw(items(kinds=kinds)), ops, kinds, max_slot))
+
+
 @st.composite
 def _edited(
     draw: st.DrawFn,
-    old_strategy: st.SearchStrategy[list[RealtimeItem]],
+    old_strategy: st.SearchStrategy[list[RealtimeItem]] | None,
+    sizes: tuple[int, int, int],
     ops: tuple[EditOp, ...],
-    max_ops: int,
     kinds: tuple[ItemKind, ...],
 ) -> HistoryPair:
-    old = draw(old_strategy)
-    new = list(old)
-    used = {item.item_id for item in old}
-    for op in draw(st.lists(st.sampled_from(ops), max_size=max_ops)):
-        if op is EditOp.INSERT:
-            item = draw(items(kinds=kinds, ids=item_ids().filter(lambda i: i not in used)))
-            used.add(item.item_id)
-            new.insert(draw(st.integers(0, len(new))), item)
-        elif not new:
-            continue
-        elif op is EditOp.DELETE:
-            del new[draw(st.integers(0, len(new) - 1))]
-        elif op is EditOp.EDIT:
-            index = draw(st.integers(0, len(new) - 1))
-            before = new[index]
-            after = draw(
-                items(kinds=kinds, ids=st.just(before.item_id)).filter(partial(ne, before))
+    # The draw is flat, one entry per item of old holding everything that happens to
+    # it, so that removing an entry removes an item and all its edits: failures shrink
+    # to the fewest items (a swap shrinks to old=[a, b], new=[b, a]).
+    min_size, max_size, max_inserts = sizes
+    if old_strategy is None:
+        entries = draw(
+            st.lists(
+                _entry(ops, kinds, max_size),
+                min_size=min_size,
+                max_size=max_size,
+                unique_by=lambda entry: entry[0].item_id,
             )
-            new[index] = after
-        else:  # reorder: move one item, or shuffle a run
-            if draw(st.booleans()):
-                item = new.pop(draw(st.integers(0, len(new) - 1)))
-                new.insert(draw(st.integers(0, len(new))), item)
-            else:
-                start = draw(st.integers(0, len(new) - 1))
-                stop = draw(st.integers(start + 1, len(new)))
-                new[start:stop] = draw(st.permutations(new[start:stop]))
-    return old, new
+        )
+    else:
+        given = draw(old_strategy)
+        entries = [draw(_fate(item, ops, kinds, len(given))) for item in given]
+    old = [entry[0] for entry in entries]
+    inserts: list[tuple[RealtimeItem, int]] = []
+    if EditOp.INSERT in ops and max_inserts:
+        used = {item.item_id for item in old}
+        drawn = draw(
+            st.lists(
+                st.tuples(items(kinds=kinds), st.integers(0, max(len(old), 0))),
+                max_size=max_inserts,
+                unique_by=lambda pair: pair[0].item_id,
+            )
+        )
+        inserts = [pair for pair in drawn if pair[0].item_id not in used]  # ids stay unique
+    # New order: an item keeps its old slot unless moved; a moved or inserted item goes
+    # just before whatever holds its slot (slot len(old) = the end).
+    placed: list[tuple[tuple[int, int, int], RealtimeItem]] = []
+    for index, (item, fate, edited, slot) in enumerate(entries):
+        if fate == _DELETE:
+            continue
+        final = edited if edited is not None else item
+        key = (index, 1, index) if slot is None else (min(slot, len(old)), 0, index)
+        placed.append((key, final))
+    for number, (item, slot) in enumerate(inserts):
+        placed.append(((min(slot, len(old)), 0, len(old) + number), item))
+    placed.sort(key=lambda entry: entry[0])
+    return old, [item for _, item in placed]
 
 
 def history_edits(
@@ -327,31 +386,31 @@ def history_edits(
     min_size: int = 0,
     max_size: int = 8,
     ops: Sequence[EditOp | str] = tuple(EditOp),
-    max_ops: int = 4,
+    max_inserts: int = 3,
     kinds: Collection[ItemKind | str] | None = None,
     old: st.SearchStrategy[list[RealtimeItem]] | None = None,
 ) -> st.SearchStrategy[HistoryPair]:
     """Draw ``(old, new)``: a history and an edit of it.
 
-    The edit is up to ``max_ops`` operations in sequence: insert a new item, delete one,
-    edit one's content (same id; possibly another kind), reorder (move one item or
-    shuffle a run). Zero operations gives ``new == old``.
+    Each item of ``old`` is kept, deleted or edited (same id, new content, possibly
+    another kind), and may move to another place; up to ``max_inserts`` new items are
+    inserted anywhere. Any mix of these can happen at once; nothing happening gives
+    ``new == old``. Failures shrink to the fewest items and changes, e.g. a swap to
+    ``old=[a, b], new=[b, a]``.
 
     Args:
         min_size: fewest items in ``old``.
         max_size: most items in ``old``.
-        ops: the :class:`EditOp` to mix.
-        max_ops: most operations applied.
+        ops: the :class:`EditOp` to mix (insert, delete, edit, reorder).
+        max_inserts: most items inserted.
         kinds: kinds of items in ``old`` and of those inserted or edited in.
-        old: draw ``old`` from this instead of :func:`histories`.
+        old: draw ``old`` from this instead (``min_size`` / ``max_size`` then unused).
     """
     chosen_ops = tuple(EditOp(op) for op in ops)
     if not chosen_ops:
         raise ValueError("ops must name at least one EditOp, e.g. ops=['reorder']")
-    chosen_kinds = _kinds(kinds)
-    old_strategy = (
-        old
-        if old is not None
-        else histories(min_size=min_size, max_size=max_size, kinds=chosen_kinds)
-    )
-    return _edited(old_strategy, chosen_ops, max_ops, chosen_kinds)
+    if not 0 <= min_size <= max_size:
+        raise ValueError(
+            f"need 0 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}"
+        )
+    return _edited(old, (min_size, max_size, max_inserts), chosen_ops, _kinds(kinds))

@@ -80,6 +80,7 @@ def test_reorders_keep_the_items(pair: tuple[list[RealtimeItem], list[RealtimeIt
 def test_inserts_only_add(pair: tuple[list[RealtimeItem], list[RealtimeItem]]) -> None:
     old, new = pair
     assert [i for i in new if i.item_id in set(ids(old))] == old
+    assert len(new) - len(old) <= 3
 
 
 @given(history_edits(ops=[EditOp.DELETE]))
@@ -88,20 +89,16 @@ def test_deletes_only_remove(pair: tuple[list[RealtimeItem], list[RealtimeItem]]
     assert [i for i in old if i.item_id in set(ids(new))] == new
 
 
-@given(history_edits(ops=["edit"], min_size=1, max_ops=1))
-def test_an_edit_changes_one_item_under_its_id(
+@given(history_edits(ops=["edit"], min_size=1))
+def test_edits_change_items_under_their_ids_in_place(
     pair: tuple[list[RealtimeItem], list[RealtimeItem]],
 ) -> None:
     old, new = pair
     assert ids(old) == ids(new)
-    assert sum(a != b for a, b in zip(old, new, strict=True)) <= 1
 
 
-def test_a_swap_shrinks_to_two_plain_user_messages() -> None:
-    old, new = find(
-        history_edits(),
-        lambda pair: len(pair[0]) >= 2 and ids(pair[0]) == list(reversed(ids(pair[1]))),
-    )
+def test_a_reorder_shrinks_to_a_swap_of_two_messages() -> None:
+    old, new = find(history_edits(ops=["reorder"]), lambda pair: ids(pair[1]) != ids(pair[0]))
     assert sorted(ids(old)) == ["a", "b"]
     assert ids(new) == ids(old)[::-1]
     assert all(isinstance(i, MessageItem) for i in old)
