@@ -17,9 +17,10 @@ Printed, from one run:
    - ``fake/preloaded``: FakeRealtimeServer with the whole cassette loaded and pre-encoded;
    each as a ratio to ``raw`` (target >= 0.9). Rounds are interleaved (and their order
    rotated) so machine noise hits all alike; the ratio is the median of the per-round
-   ratios, with best / best beside it. The client (a plain websockets client that
-   sends ``response.create`` and counts frames, without decoding them) runs in its own
-   process, the servers in this one.
+   ratios, with best / best beside it; and the servers' CPU time per frame (this process
+   runs only the servers), which the machine's load disturbs less. The client (a plain
+   websockets client that sends ``response.create`` and counts frames, without decoding
+   them) runs in its own process, the servers in this one.
 2. peak RSS of a server process replaying ``big_500mb.jsonl`` to a client that takes every
    frame (target < 100 MB), read from the server process's own ``/proc/self/status``
    (VmHWM; not ``getrusage``, whose ru_maxrss Linux carries over exec from the parent),
@@ -130,6 +131,7 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
     streamed = FakeRealtimeServer(path, preload_limit=0)  # streamed whatever the file size
     preloaded = FakeRealtimeServer(path, preload_limit=1 << 40)
     results: dict[str, list[float]] = {"raw": [], "fake/streamed": [], "fake/preloaded": []}
+    cpu: dict[str, list[float]] = {name: [] for name in results}
     async with streamed, preloaded:
         urls = {"raw": raw_url, "fake/streamed": streamed.url,
                 "fake/preloaded": preloaded.url}
@@ -137,7 +139,9 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
         for r in range(rounds):
             # Rotate who goes first, so a slow start of a round does not always hit the same.
             for name in names[r % 3:] + names[: r % 3]:
+                cpu_before = time.process_time()  # this process runs only the servers
                 elapsed = await run_client(urls[name], frames)
+                cpu[name].append((time.process_time() - cpu_before) / frames * 1e6)
                 results[name].append(frames / elapsed)
                 print(f"  round {r + 1}: {name:<15} {frames / elapsed:>10,.0f} frames/s",
                       flush=True)
@@ -159,6 +163,13 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
             verdict = "met" if ratio >= 0.9 else "NOT met"
             line += f"   {ratio:.2f} ({best:.2f})   target >= 0.9: {verdict}"
         print(line + ("   frames/s" if name == "raw" else ""))
+    print("server CPU per frame sent (median; less sensitive to the machine's load):")
+    raw_cpu = statistics.median(cpu["raw"])
+    for name, costs in cpu.items():
+        line = f"  {name:<15} {statistics.median(costs):>7.2f} us"
+        if name != "raw":
+            line += f"   raw / this = {raw_cpu / statistics.median(costs):.2f}"
+        print(line)
 
 
 # -- peak RSS (the server in a child process) ----------------------------------------------------
