@@ -331,7 +331,7 @@ class AudioEvent:
     def data(self) -> bytes:
         """The audio bytes."""
         if self._data is None:
-            self._data = binascii.a2b_base64(self._b64 or "")
+            self._data = _decode_b64(self._b64 or "")
         return self._data
 
     @property
@@ -362,13 +362,21 @@ class AudioEvent:
         }
 
 
+def _decode_b64(text: str) -> bytes:
+    """Decode base64 as ``atob`` does: the ``=`` padding may be left out."""
+    missing = -len(text) % 4
+    if missing and missing < 3:
+        text += "=" * missing
+    return binascii.a2b_base64(text)
+
+
 def _b64_size(text: str | None) -> int:
     """How many bytes base64 ``text`` decodes to (decoding it when it is irregular)."""
     if not text:
         return 0
     size = len(text)
     if size % 4:
-        return len(binascii.a2b_base64(text))
+        return len(_decode_b64(text))
     pad = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
     return size // 4 * 3 - pad
 
