@@ -248,7 +248,7 @@ def describe_item(item: RealtimeItem | Mapping[str, Any]) -> str:
 
 
 def _columns(*columns: tuple[str, Sequence[str]]) -> list[str]:
-    width = 34
+    width = 40
     height = max(len(rows) for _, rows in columns)
     lines = ["  " + " | ".join(title.ljust(width) for title, _ in columns).rstrip()]
     for row in range(height):

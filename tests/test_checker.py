@@ -154,15 +154,13 @@ def test_the_report_shows_both_histories_the_events_and_the_conversation() -> No
         check_reset_history(
             Recorder(reference_like), [user("a"), user("b")], [user("b"), user("a")]
         )
+    a, b = "a user [completed] input_text:'x'", "b user [completed] input_text:'x'"
     assert str(info.value) == "\n".join(
         [
             "reset_history broke the history property: the conversation's order is not new's order",
-            "  old (server before)                | new (wanted)                       "
-            "| conversation after",
-            "  a user [completed] input_text:'x'  | b user [completed] input_text:'x'  "
-            "| a user [completed] input_text:'x'",
-            "  b user [completed] input_text:'x'  | a user [completed] input_text:'x'  "
-            "| b user [completed] input_text:'x'",
+            f"  {'old (server before)':<40} | {'new (wanted)':<40} | conversation after",
+            f"  {a:<40} | {b:<40} | {a}",
+            f"  {b:<40} | {a:<40} | {b}",
             "  events sent (0):",
             "    none",
             "  reproduce: harness.checker.verify_reset(old, new, run) with these lists "

@@ -1,0 +1,186 @@
+"""Differential: the reference's resetHistory under node against the history property.
+
+The reference (@openai/agents-realtime 0.20.0) runs in one node process
+(``tests/differential/reset_history_driver.mjs``) that reads (old, new) pairs as JSON
+lines and answers with the events its ``resetHistory`` sent, its warnings, or its
+refusal. Hypothesis generates the pairs; the events are applied to our conversation
+model seeded with ``old`` (:func:`harness.checker.verify_reset`).
+
+* The reference breaks the property, and the smallest pair hypothesis shrinks to is a
+  swap of two items: ``old=[a, b], new=[b, a]`` (it sends nothing when only the order
+  changes). That test fails if the reference does NOT break.
+* Wherever no item moves, the reference keeps the property and our plan sends exactly
+  its events (same types, fields, order, event-id spelling aside).
+
+The package is installed into ``tests/conformance/.node/`` (shared with the transport's
+conformance suite) on first use. Skipped, with the reason, only where node is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, find, given, settings
+
+from harness._json import dumps_str, loads
+from harness.checker import ResetRun, describe_item, verify_reset
+from harness.errors import HistoryError, HistoryPropertyError
+from harness.history import plan_reset_history
+from harness.items import RealtimeItem, item_to_json
+from harness.strategies import EditOp, ItemKind, history_edits
+
+pytestmark = pytest.mark.node
+
+ROOT = Path(__file__).resolve().parent
+DRIVER = ROOT / "differential" / "reset_history_driver.mjs"
+NODE_DIR = ROOT / "conformance" / ".node"
+PACKAGE = "@openai/agents-realtime@0.20.0"
+MARKER = NODE_DIR / "node_modules" / "@openai" / "agents-realtime" / "package.json"
+ANSWER_TIMEOUT = 30.0
+
+
+def _install() -> None:
+    if MARKER.exists():
+        return
+    if shutil.which("npm") is None:
+        pytest.skip(f"npm is not installed (needed once to install {PACKAGE})")
+    proc = subprocess.run(
+        ["npm", "install", "--prefix", str(NODE_DIR), PACKAGE, "--no-audit", "--no-fund"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, npm_config_fund="false", npm_config_audit="false"),
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"npm install {PACKAGE} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+class Reference:
+    """The reference's resetHistory, one pair per line, in one node process."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            ["node", str(DRIVER), str(NODE_DIR)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.proc.stdout, selectors.EVENT_READ)
+        self.calls = 0
+
+    def run(self, old: Sequence[RealtimeItem], new: Sequence[RealtimeItem]) -> ResetRun:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        pair = {"old": [item_to_json(i) for i in old], "new": [item_to_json(i) for i in new]}
+        self.proc.stdin.write(dumps_str(pair).encode() + b"\n")
+        self.proc.stdin.flush()
+        if not self.selector.select(timeout=ANSWER_TIMEOUT):
+            raise TimeoutError(f"the node driver did not answer within {ANSWER_TIMEOUT}s")
+        line = self.proc.stdout.readline()
+        if not line:
+            stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise RuntimeError(f"the node driver exited: {stderr}")
+        answer: dict[str, Any] = loads(line)
+        if "crash" in answer:
+            raise RuntimeError(f"the node driver crashed: {answer['crash']}")
+        self.calls += 1
+        return ResetRun(tuple(answer["events"]), tuple(answer["warnings"]), answer["refused"])
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.selector.close()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture(scope="module")
+def reference() -> Iterator[Reference]:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (the differential test runs the reference under node)")
+    _install()
+    ref = Reference()
+    try:
+        yield ref
+    finally:
+        ref.close()
+
+
+def ids(history: Sequence[RealtimeItem]) -> list[str]:
+    return [item.item_id for item in history]
+
+
+def test_the_reference_breaks_the_property_and_shrinks_to_a_swap(
+    reference: Reference, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports: list[str] = []
+
+    def breaks(pair: tuple[list[RealtimeItem], list[RealtimeItem]]) -> bool:
+        run = reference.run(*pair)
+        try:
+            verify_reset(*pair, run)
+        except HistoryPropertyError as failure:
+            reports.append(str(failure))
+            return True
+        return False
+
+    search = settings(
+        database=None, max_examples=2000, phases=[Phase.generate, Phase.shrink], deadline=None
+    )
+    old, new = find(history_edits(), breaks, settings=search)
+    report = reports[-1]  # the last failure hypothesis saw is the shrunk one
+    with capsys.disabled():
+        print("\nsmallest pair where @openai/agents-realtime 0.20.0 breaks the history property:")
+        print("  old = [" + ", ".join(describe_item(i) for i in old) + "]")
+        print("  new = [" + ", ".join(describe_item(i) for i in new) + "]")
+        print("\n".join("  " + line for line in report.splitlines()))
+        print(f"  ({reference.calls} pairs run through the reference)")
+    assert len(old) == len(new) == 2
+    assert ids(new) == ids(old)[::-1]
+    assert old[0] == new[1] and old[1] == new[0]  # same items: only the order changed
+    assert "events sent (0):" in report
+    assert report.splitlines()[0].endswith("the conversation's order is not new's order")
+
+
+# mcp_list_tools is no RealtimeItem in the reference (it adds nothing for one), so pairs
+# holding it are where we deliberately differ; every other kind is compared.
+COMPARED_KINDS = [k for k in ItemKind if k is not ItemKind.MCP_LIST_TOOLS]
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(history_edits(ops=[EditOp.INSERT, EditOp.DELETE, EditOp.EDIT], kinds=COMPARED_KINDS))
+def test_without_moves_the_reference_keeps_the_property_and_we_send_its_events(
+    reference: Reference, pair: tuple[list[RealtimeItem], list[RealtimeItem]]
+) -> None:
+    old, new = pair
+    theirs = reference.run(old, new)
+    verify_reset(old, new, theirs)
+    try:
+        plan = plan_reset_history(old, new)
+    except HistoryError as refusal:
+        assert theirs.refused is not None
+        # same message, but for the method's name and the error class
+        assert theirs.refused == "UserError: " + str(refusal).replace(
+            "reset_history()", "updateHistory()"
+        )
+        return
+    assert theirs.refused is None
+    without_ids = [{k: v for k, v in e.items() if k != "event_id"} for e in theirs.events]
+    assert without_ids == [request.event for request in plan.requests]
+    assert list(theirs.warnings or ()) == list(plan.warnings)
+    kinds = [e["event_id"].split("_")[1] for e in theirs.events]
+    assert kinds == [request.kind.value for request in plan.requests]
