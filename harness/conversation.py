@@ -537,6 +537,8 @@ class SimulatedSession:
         self.conversation = Conversation(history, ids=self.ids)
         self.session: JSONObject = _default_session(self.ids.next("sess"), model)
         self.conversation_id = self.ids.next("conv")
+        self.received: list[JSONObject] = []
+        """Every client event handled, in order (copies), for tests to inspect."""
         self._audio_bytes = 0  # base64 characters appended to the input buffer
 
     def on_connect(self) -> list[JSONObject]:
@@ -563,6 +565,8 @@ class SimulatedSession:
 
     def handle(self, event: object) -> list[JSONObject]:
         """Answer one client event with the server events the API would send."""
+        if isinstance(event, Mapping):
+            self.received.append(copy.deepcopy(dict(event)))
         if not isinstance(event, Mapping):
             return [
                 error_event(

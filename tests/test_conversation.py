@@ -381,3 +381,13 @@ def test_input_audio_buffer_commit_makes_a_user_audio_item() -> None:
 def test_response_cancel_without_an_active_response_is_an_error() -> None:
     (answer,) = SimulatedSession().handle({"type": "response.cancel"})
     assert answer["error"]["code"] == "response_cancel_not_active"
+
+
+def test_the_session_keeps_every_client_event_it_handled() -> None:
+    session = SimulatedSession()
+    first = create(msg("a"))
+    session.handle(first)
+    session.handle({"type": "response.create"})
+    first["item"]["id"] = "changed later"
+    assert [e["type"] for e in session.received] == ["conversation.item.create", "response.create"]
+    assert session.received[0]["item"]["id"] == "a"
