@@ -347,3 +347,16 @@ def test_streamed_server_events_go_out_as_their_cassette_bytes(tmp_path: Path) -
     assert lines[1].endswith(b'"event":' + created.data + b"}")  # ... sent as written
     assert [p.frame for p in streamed] == [p.frame for p in loaded]  # parsed when asked
     assert [p.data for p in streamed] == [p.data for p in loaded]
+
+
+def test_a_hand_written_cassette_streams_through_the_full_parser(tmp_path: Path) -> None:
+    # A key after the event: slicing the line would send `{...},"note":1`; it must not.
+    path = tmp_path / "hand.jsonl"
+    path.write_text(
+        '{"format": "realtime-harness-cassette", "version": 1}\n'
+        '{"side":"server","t":0.5,"conn":0,"event":{"type":"a","event_id":"e"},"note":1}\n'
+        '{"side":"server","t":0.6,"conn":0,"event":{"type":"b","event_id":"f"}}\n'
+    )
+    data = [p.data for p in StreamingScript(path).frames(0)]
+    assert [_json.loads(d) for d in data] == [{"type": "a", "event_id": "e"},
+                                              {"type": "b", "event_id": "f"}]

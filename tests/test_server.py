@@ -379,13 +379,38 @@ async def test_a_cassette_of_two_connections_serves_them_in_turn(tmp_path: Path)
     assert ids == ["first", "second", "first"]
 
 
-def test_a_bad_cassette_fails_when_the_server_is_made(tmp_path: Path) -> None:
+GOOD_HEADER = '{"format": "realtime-harness-cassette", "version": 1}'
+GOOD_FRAME = '{"side": "server", "t": 0.5, "conn": 0, "event": {"type": "a", "event_id": "e"}}'
+
+
+@pytest.mark.parametrize(
+    ("lines", "lineno", "reason"),
+    [
+        ([GOOD_HEADER, GOOD_FRAME, "{not json"], 3, "not JSON: "),
+        (['{"format": "realtime-harness-cassette", "version": 7}'], 1,
+         "unsupported cassette version 7"),
+        ([GOOD_HEADER, GOOD_FRAME.replace('"server"', '"relay"')], 2, "unknown side 'relay'"),
+        ([GOOD_HEADER, '{"side": "server", "t": 0, "conn": 0}'], 2,
+         "missing field: one of 'event', 'binary' or 'close'"),
+        ([GOOD_HEADER, GOOD_FRAME, GOOD_FRAME.replace("0.5", "0.25")], 3,
+         "time goes backwards on conn 0: t=0.25 after t=0.5"),
+        ([GOOD_FRAME, GOOD_HEADER], 1, "frame before the header"),
+        ([GOOD_HEADER, GOOD_FRAME, GOOD_FRAME[:30]], 3, "torn last line"),
+    ],
+    ids=["not-json", "version", "side", "missing-field", "time-backwards", "frame-first",
+         "torn"],
+)
+@pytest.mark.parametrize("preload_limit", [64 << 20, 0], ids=["loaded", "streamed"])
+def test_a_bad_cassette_fails_when_the_server_is_made(
+    tmp_path: Path, lines: list[str], lineno: int, reason: str, preload_limit: int
+) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"format": "realtime-harness-cassette", "version": 1}\n'
-                    '{"side": "server", "t": 0, "conn": 0}\n')
+    text = "\n".join(lines)
+    path.write_text(text if reason == "torn last line" else text + "\n")
     with pytest.raises(CassetteError) as info:
-        FakeRealtimeServer(path)
-    assert str(info.value) == f"{path}:2: missing field: one of 'event', 'binary' or 'close'"
+        FakeRealtimeServer(path, preload_limit=preload_limit)
+    assert info.value.lineno == lineno
+    assert str(info.value).startswith(f"{path}:{lineno}: {reason}")
 
 
 async def test_url_names_the_cassette_model() -> None:
