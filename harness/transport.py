@@ -1562,6 +1562,7 @@ class OpenAIRealtimeWebSocket:
         self._base_api_key: Any = api_key
         self._tracing: Any = None
         self._raw_session_config: Any = None
+        self._session_format: Any = _U  # session.audio.output.format, kept with the above
         self._pending_history: dict[str, tuple[str, str]] = {}
         self._history_seq = 0
         self._api_key: str | None = None
@@ -2057,8 +2058,14 @@ class OpenAIRealtimeWebSocket:
                 if parsed is not None:
                     # The hot path, as _on_message + _on_websocket_message would take it:
                     # no other branch of either applies to an audio delta.
-                    self.emit("*", raw)
-                    self.emit("response.output_audio.delta", parsed)
+                    # emit() with no listener does nothing: skip the call when nobody
+                    # listens and emit() is ours (not replaced on the instance or a subclass).
+                    listeners = self._emitter._listeners
+                    plain = "emit" not in self.__dict__ and type(self).emit is _EMIT
+                    if not plain or "*" in listeners:
+                        self.emit("*", raw)
+                    if not plain or "response.output_audio.delta" in listeners:
+                        self.emit("response.output_audio.delta", parsed)
                     if self._link is link:
                         self._on_audio_delta(parsed)
                     return
@@ -2120,6 +2127,9 @@ class OpenAIRealtimeWebSocket:
             return
         if type_ == "session.updated":
             self._raw_session_config = parsed.get("session")
+            self._session_format = _get(
+                _get(_get(self._raw_session_config, "audio"), "output"), "format"
+            )
         if type_ == "response.done":
             self._on_response_done(parsed)
             return
@@ -2347,7 +2357,7 @@ class OpenAIRealtimeWebSocket:
             self._update_tracing_config("auto" if tracing is _U else tracing)
 
     def _session_output_format(self) -> Any:
-        return _get(_get(_get(self._raw_session_config, "audio"), "output"), "format")
+        return self._session_format
 
     def _on_audio_delta(self, parsed: dict[str, Any]) -> None:
         item_id = parsed["item_id"]
@@ -2768,6 +2778,8 @@ class OpenAIRealtimeWebSocket:
                 del self._pending_history[event_id]
                 return
 
+
+_EMIT: Final = OpenAIRealtimeWebSocket.emit
 
 # --------------------------------------------------------------------------- helpers
 
