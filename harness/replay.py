@@ -39,10 +39,12 @@ h11-style; the server does the socket work and the waiting.
    client frame recorded before it (or the connect). The caller passes ``now`` in; the core
    owns no clock.
 
-Frames are encoded once: a :class:`ReplayScript` (a loaded cassette) encodes each server
-event to bytes when it is built and shares them between connections; a
-:class:`StreamingScript` (a cassette too big to hold) reads the file per connection and
-encodes each server frame once as it streams by, so memory stays constant.
+Frames are encoded once. A :class:`ReplayScript` (a loaded cassette) encodes each server
+event to bytes when it is built and shares them between connections. A
+:class:`StreamingScript` (a cassette too big to hold) validates the file once when built,
+then each connection reads it afresh: a server event line in the writer's layout is sent as
+the bytes of its ``"event"`` value, sliced from the line (never decoded nor re-encoded, its
+:class:`Frame` parsed only if a report needs it), so memory stays constant whatever the size.
 """
 
 from __future__ import annotations
