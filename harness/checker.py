@@ -30,7 +30,9 @@ side.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
 import warnings as warnings_module
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,14 +60,18 @@ from harness.items import (
     item_to_json,
     item_to_wire,
 )
+from harness.server import FakeRealtimeServer
 from harness.strategies import histories, history_edits, item_ids, items
+from harness.transport import OpenAIRealtimeWebSocket
 
 __all__ = [
     "HistorySubject",
     "PlanSubject",
     "ResetRun",
+    "TransportChecker",
     "apply_events",
     "check_reset_history",
+    "check_transport_reset",
     "describe_item",
     "history_state_machine",
     "verify_reset",
@@ -592,3 +598,146 @@ def history_state_machine(
                 assert _same_conversation(self.server.items, self.confirmed)
 
     return HistoryMachine
+
+
+# --------------------------------------------------------------------------- over the wire
+
+_BARRIER = "checker_barrier"
+_TRANSPORT_LOGGER = "harness.transport"
+
+
+class _Said(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+class TransportChecker:
+    """Our transport against ``FakeRealtimeServer.simulate``, checked after every reset.
+
+    The server's conversation starts as ``history``; each :meth:`reset` calls
+    ``OpenAIRealtimeWebSocket.reset_history(current, new)`` over a real socket on
+    127.0.0.1, waits until the server has answered every event it sent (a
+    ``conversation.item.retrieve`` barrier), and checks the property against the
+    conversation the server holds. Use as an async context manager::
+
+        async with TransportChecker(old) as checker:
+            await checker.reset(new)
+
+    Args:
+        history: the conversation the server starts with.
+        timeout: seconds each reset (and the connection) may take.
+    """
+
+    def __init__(self, history: Sequence[RealtimeItem], *, timeout: float = 10.0) -> None:
+        self.history = list(history)
+        self.timeout = timeout
+        self.server = FakeRealtimeServer.simulate([item_to_wire(item) for item in history])
+        self.transport = OpenAIRealtimeWebSocket(api_key="sk-checker-placeholder")
+        self.runs: list[ResetRun] = []
+        self._errors: list[JSONObject] = []
+        self._barrier = asyncio.Event()
+        self._barriers = 0
+        self._consumed = 0  # client events of the session already accounted for
+
+    def _seen(self, event: Mapping[str, Any]) -> None:
+        if event.get("type") != "error":
+            return
+        caused_by = (event.get("error") or {}).get("event_id")
+        if isinstance(caused_by, str) and caused_by.startswith(_BARRIER):
+            self._barrier.set()
+        else:
+            self._errors.append(dict(event))
+
+    async def __aenter__(self) -> TransportChecker:
+        async with asyncio.timeout(self.timeout):
+            await self.server.start()
+            self.transport.on("*", self._seen)
+            self.transport.on("error", lambda *_: None)
+            await self.transport.connect(url=self.server.url)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.transport.aclose()
+        finally:
+            await self.server.aclose()
+
+    async def reset(self, new: Sequence[RealtimeItem]) -> ResetRun:
+        """Reset the history to ``new`` and check the property; return the run.
+
+        Raises:
+            HistoryPropertyError: the property does not hold (the server's conversation
+                is the ``conversation after`` column of the report).
+            TimeoutError: the server did not answer in time.
+        """
+        old, new = list(self.history), list(new)
+        async with asyncio.timeout(self.timeout):
+            self._errors.clear()
+            said = _Said()
+            logger = logging.getLogger(_TRANSPORT_LOGGER)
+            logger.addHandler(said)
+            refused = None
+            try:
+                with warnings_module.catch_warnings(record=True) as caught:
+                    warnings_module.simplefilter("always")
+                    try:
+                        self.transport.reset_history(old, new)
+                    except HistoryError as exc:
+                        refused = str(exc)
+            finally:
+                logger.removeHandler(said)
+            self._barriers += 1
+            self._barrier.clear()
+            self.transport.send_event(
+                {
+                    "type": "conversation.item.retrieve",
+                    "item_id": _BARRIER,
+                    "event_id": f"{_BARRIER}_{self._barriers}",
+                }
+            )
+            await self._barrier.wait()
+        # The barrier was answered, so the server has handled everything sent before it.
+        session = self.server.sessions[-1]
+        before, self._consumed = self._consumed, len(session.received)
+        events = tuple(
+            event
+            for event in session.received[before:]
+            if str(event.get("type", "")).startswith("conversation.item.")
+            and not str(event.get("event_id", "")).startswith(_BARRIER)
+        )
+        run = ResetRun(events, (*said.messages, *(str(w.message) for w in caught)), refused)
+        self.runs.append(run)
+        result = session.conversation.items
+        if self._errors:
+            raise _report(
+                f"the server answered with an error: {dumps_str(self._errors[0]['error'])}",
+                old,
+                new,
+                run,
+                result,
+            )
+        verify_reset(old, new, run, result=result)
+        if refused is None:
+            present = {str(item["id"]) for item in result}
+            self.history = [item for item in new if item.item_id in present]
+        return run
+
+
+async def check_transport_reset(
+    old: Sequence[RealtimeItem], new: Sequence[RealtimeItem], *, timeout: float = 10.0
+) -> ResetRun:
+    """Check our transport's ``reset_history(old, new)`` over a real socket.
+
+    A ``FakeRealtimeServer.simulate`` seeded with ``old`` on 127.0.0.1, our
+    ``OpenAIRealtimeWebSocket`` connected to it; see :class:`TransportChecker`.
+
+    Raises:
+        HistoryPropertyError: the property does not hold.
+    """
+    async with TransportChecker(old, timeout=timeout) as checker:
+        return await checker.reset(new)
