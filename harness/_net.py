@@ -45,6 +45,7 @@ __all__ = [
     "check_handshake",
     "close_code_received",
     "has_credentials",
+    "http_response",
     "offered_subprotocols",
     "quiet_logger",
     "request_query",
@@ -106,6 +107,16 @@ def api_error_response(
          ("Connection", "close")]
     )
     return Response(status.value, status.phrase, headers, body)
+
+
+def http_response(status: int, reason_phrase: str, body: str) -> Response:
+    """An HTTP refusal with ``body`` (JSON if it looks like JSON, else plain text)."""
+    data = body.encode("utf-8")
+    kind = "application/json" if body.lstrip().startswith("{") else "text/plain; charset=utf-8"
+    headers = Headers(
+        [("Content-Type", kind), ("Content-Length", str(len(data))), ("Connection", "close")]
+    )
+    return Response(status, reason_phrase, headers, data)
 
 
 def check_handshake(request: Request, *, path_prefix: str = REALTIME_PATH) -> Response | None:

@@ -30,11 +30,12 @@ from enum import StrEnum
 from typing import TextIO
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from harness import _json
 from harness.cassette import FrameKind, Side, open_cassette
 from harness.errors import CassetteError, CassetteMismatch, HarnessError, UsageError
+from harness.recorder import parse_refusal
 from harness.replay import Script
 from harness.server import FakeRealtimeServer
 
@@ -145,13 +146,22 @@ async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit,
                     timeout: float) -> None:
     """Drive a plain ``websockets`` client through every recorded connection, in turn."""
     for conn in script.conns:
-        async with connect(
-            server.url,
-            additional_headers={"Authorization": f"Bearer {_FAKE_KEY}"},
-            max_size=None,
-            open_timeout=timeout,
-        ) as ws:
-            await _play_connection(ws, script, conn, emit, timeout)
+        first = next(script.frames(conn), None)
+        refusal = parse_refusal(first.frame) if first is not None else None
+        try:
+            async with connect(
+                server.url,
+                additional_headers={"Authorization": f"Bearer {_FAKE_KEY}"},
+                max_size=None,
+                open_timeout=timeout,
+            ) as ws:
+                await _play_connection(ws, script, conn, emit, timeout)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            emit(TimelineEntry(0.0, conn, Side.SERVER, f"handshake refused: HTTP {status}",
+                               unexpected=refusal is None or refusal.status != status))
+            if refusal is None:
+                raise
 
 
 DRIVERS: dict[ClientKind, Driver] = {ClientKind.RAW: drive_raw}

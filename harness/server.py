@@ -39,6 +39,7 @@ from harness.cassette import Cassette, StrPath
 from harness.conversation import SimulatedSession
 from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
+from harness.recorder import parse_refusal
 from harness.replay import (
     DEFAULT_LOOKAHEAD,
     DEFAULT_MAX_FRAME_BYTES,
@@ -152,6 +153,7 @@ class FakeRealtimeServer:
         self._history: tuple[Mapping[str, Any], ...] | None = None
         self._server: Server | None = None
         self._serial = itertools.count()
+        self._serials: dict[ServerConnection, int] = {}  # handshake -> connection serial
         self._live: dict[int, Replay] = {}
         self._results: dict[int, ReplayResult] = {}
         self.sessions: list[SimulatedSession] = []
@@ -286,7 +288,22 @@ class FakeRealtimeServer:
     # -- handshake -----------------------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        return _net.check_handshake(request)
+        refused = _net.check_handshake(request)
+        if refused is not None:
+            return refused
+        serial = next(self._serial)
+        self._serials[connection] = serial
+        if self._script is None:
+            return None
+        # A recorded connection whose handshake the API refused replays as that refusal.
+        conns = self._script.conns
+        first = next(self._script.frames(conns[serial % len(conns)]), None)
+        refusal = parse_refusal(first.frame) if first is not None else None
+        if refusal is None:
+            return None
+        del self._serials[connection]
+        self._results[serial] = ReplayResult((), None)
+        return _net.http_response(refusal.status, refusal.reason_phrase, refusal.body)
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Any
@@ -296,7 +313,7 @@ class FakeRealtimeServer:
     # -- connections ---------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        serial = next(self._serial)
+        serial = self._serials.pop(ws)
         if self._script is None:
             await self._simulate(ws, serial)
             return

@@ -11,6 +11,7 @@ import pytest
 
 from harness.cassette import CassetteWriter, Header, load_cassette
 from harness.cli import DRIVERS, ClientKind, main
+from harness.recorder import Refusal, refusal_frame
 
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
 
@@ -115,3 +116,15 @@ def test_python_dash_m_harness_runs() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"PASS: {path}: 6 frames played")
+
+
+def test_a_recorded_refusal_replays_as_a_refused_handshake(tmp_path: Path) -> None:
+    path = tmp_path / "refused.jsonl"
+    with CassetteWriter(path, Header()) as w:
+        w.write(refusal_frame(0, 0.0, Refusal(401, "Unauthorized", '{"error": {}}')))
+        w.event("server", 0.0, 1, {"type": "session.created", "event_id": "e"})
+    status, text = run("replay", str(path))
+    assert status == 0, text
+    assert text.splitlines()[0].split(None, 4)[1:] == ["conn", "0", "server",
+                                                      "handshake refused: HTTP 401"]
+    assert "session.created" in text.splitlines()[1]

@@ -24,6 +24,7 @@ from harness.cassette import (
 )
 from harness.errors import CassetteError, CassetteMismatch, UnplayedFrames
 from harness.matching import DEFAULT_RULES
+from harness.recorder import Refusal, refusal_frame
 from harness.server import FakeRealtimeServer
 
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
@@ -442,3 +443,19 @@ async def test_simulate_serves_one_session_per_connection() -> None:
     assert [item["id"] for item in first.conversation.items] == ["item_a", "item_b"]
     assert [item["id"] for item in second.conversation.items] == ["item_a"]
 
+
+
+async def test_a_recorded_refused_handshake_replays_as_that_http_refusal(tmp_path: Path) -> None:
+    path = tmp_path / "refused.jsonl"
+    body = '{"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error"}}'
+    with CassetteWriter(path, Header()) as w:
+        w.write(refusal_frame(0, 0.0, Refusal(401, "Unauthorized", body)))
+    async with FakeRealtimeServer(path) as server:
+        with pytest.raises(InvalidStatus) as info:
+            async with client(server):
+                pass
+    response = info.value.response
+    assert (response.status_code, response.body.decode()) == (401, body)
+    assert response.headers["Content-Type"] == "application/json"
+    server.verdict()
+    assert len(server.results) == 1
