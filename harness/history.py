@@ -159,16 +159,18 @@ def same_item(a: RealtimeItem, b: RealtimeItem) -> bool:
 
 
 def _index(history: Sequence[RealtimeItem], name: str) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for position, item in enumerate(history):
-        first = index.setdefault(item.item_id, position)
-        if first != position:
-            # reference: the diff matches ids with Array.some, which a repeated id
-            # confuses; we refuse instead.
-            raise HistoryError(
-                f"{name} history has two items with itemId {item.item_id!r} "
-                f"(positions {first} and {position}); item ids must be unique"
-            )
+    index = {item.item_id: position for position, item in enumerate(history)}
+    if len(index) != len(history):
+        # reference: the diff matches ids with Array.some, which a repeated id
+        # confuses; we refuse instead.
+        first: dict[str, int] = {}
+        for position, item in enumerate(history):
+            seen = first.setdefault(item.item_id, position)
+            if seen != position:
+                raise HistoryError(
+                    f"{name} history has two items with itemId {item.item_id!r} "
+                    f"(positions {seen} and {position}); item ids must be unique"
+                )
     return index
 
 

@@ -30,10 +30,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 
 from harness._json import dumps_str, loads
-from harness.checker import ResetRun, describe_item, verify_reset
+from harness.checker import ResetRun, apply_events, describe_item, verify_reset
 from harness.errors import HistoryError, HistoryPropertyError
 from harness.history import plan_reset_history
-from harness.items import RealtimeItem, item_to_json
+from harness.items import InputText, MessageItem, RealtimeItem, item_to_json
 from harness.strategies import EditOp, ItemKind, history_edits
 
 pytestmark = pytest.mark.node
@@ -78,9 +78,13 @@ class Reference:
         self.calls = 0
 
     def run(self, old: Sequence[RealtimeItem], new: Sequence[RealtimeItem]) -> ResetRun:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
         pair = {"old": [item_to_json(i) for i in old], "new": [item_to_json(i) for i in new]}
-        self.proc.stdin.write(dumps_str(pair).encode() + b"\n")
+        answer = self._ask(pair)
+        return ResetRun(tuple(answer["events"]), tuple(answer["warnings"]), answer["refused"])
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(dumps_str(request).encode() + b"\n")
         self.proc.stdin.flush()
         if not self.selector.select(timeout=ANSWER_TIMEOUT):
             raise TimeoutError(f"the node driver did not answer within {ANSWER_TIMEOUT}s")
@@ -92,7 +96,22 @@ class Reference:
         if "crash" in answer:
             raise RuntimeError(f"the node driver crashed: {answer['crash']}")
         self.calls += 1
-        return ResetRun(tuple(answer["events"]), tuple(answer["warnings"]), answer["refused"])
+        return answer
+
+    def run_sequence(
+        self, pairs: Sequence[tuple[Sequence[RealtimeItem], Sequence[RealtimeItem]]]
+    ) -> list[ResetRun]:
+        """Successive resets on one transport, none answered: later ones see pending requests."""
+        request = {
+            "sequence": [
+                {"old": [item_to_json(i) for i in old], "new": [item_to_json(i) for i in new]}
+                for old, new in pairs
+            ]
+        }
+        answer = self._ask(request)
+        return [
+            ResetRun(tuple(r["events"]), tuple(r["warnings"]), r["refused"]) for r in answer["runs"]
+        ]
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -184,3 +203,47 @@ def test_without_moves_the_reference_keeps_the_property_and_we_send_its_events(
     assert list(theirs.warnings or ()) == list(plan.warnings)
     kinds = [e["event_id"].split("_")[1] for e in theirs.events]
     assert kinds == [request.kind.value for request in plan.requests]
+
+
+# Pending requests: resets sent before the server answered the previous ones. The
+# session passes its confirmed history as old (realtimeSession.ts, updateHistory).
+
+
+def _user(item_id: str) -> MessageItem:
+    return MessageItem(item_id, "user", [InputText(item_id)], status="completed")
+
+
+def _events_without_ids(run: ResetRun) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "event_id"} for e in run.events]
+
+
+def test_the_reference_loses_an_unchanged_item_whose_delete_is_pending(
+    reference: Reference,
+) -> None:
+    a, b = _user("a"), _user("b")
+    first, second = reference.run_sequence([([a, b], [a]), ([a, b], [a, b])])
+    assert _events_without_ids(first) == [{"type": "conversation.item.delete", "item_id": "b"}]
+    # b's delete is in flight, b is wanted back: the reference sends nothing, so b is lost
+    assert second.events == ()
+    conversation, refusals = apply_events([a, b], [*first.events, *second.events])
+    assert [i["id"] for i in conversation] == ["a"] and refusals == []
+    # ours re-creates it
+    plan = plan_reset_history([a, b], [a, b], pending={"b": False})
+    conversation, refusals = apply_events(
+        [a, b], [*first.events, *(r.event for r in plan.requests)]
+    )
+    assert [i["id"] for i in conversation] == ["a", "b"] and refusals == []
+
+
+def test_the_reference_creates_twice_an_item_whose_create_is_pending(
+    reference: Reference,
+) -> None:
+    a, b = _user("a"), _user("b")
+    first, second = reference.run_sequence([([a], [a, b]), ([a], [a, b])])
+    assert [e["type"] for e in second.events] == ["conversation.item.create"]
+    _, refusals = apply_events([a], [*first.events, *second.events])
+    assert [e["error"]["code"] for _, e in refusals] == ["item_create_duplicate_item_id"]
+    # ours replaces the item in flight, whose content it cannot know
+    plan = plan_reset_history([a], [a, b], pending={"b": True})
+    conversation, refusals = apply_events([a], [*first.events, *(r.event for r in plan.requests)])
+    assert [i["id"] for i in conversation] == ["a", "b"] and refusals == []

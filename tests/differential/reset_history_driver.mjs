@@ -7,6 +7,10 @@
 //   (the reference's camelCase item JSON, as harness.items.item_to_json writes it)
 // stdout, one JSON line each:     {"events": [...], "warnings": [...], "refused": null | "message"}
 //
+// Or {"sequence": [{"old": [...], "new": [...]}, ...]}: successive resetHistory calls on
+// one transport whose events are never answered, so each call plans with the requests
+// of the calls before it still pending; answered with {"runs": [{"events": ...}, ...]}.
+//
 // Each pair gets a fresh transport, never connected, so no request is pending. Its
 // public sendEvent is replaced on the instance to record each event instead of sending
 // it: resetHistory reaches the wire only through this.sendEvent (openaiRealtimeBase.ts,
@@ -26,12 +30,17 @@ console.warn = (...args) => {
   warnings.push(args.map(String).join(' '));
 };
 
-function run(pair) {
+function fresh() {
   const transport = new OpenAIRealtimeWebSocket({ model: 'gpt-realtime' });
-  const events = [];
+  transport.recorded = [];
   transport.sendEvent = (event) => {
-    events.push(JSON.parse(JSON.stringify(event)));
+    transport.recorded.push(JSON.parse(JSON.stringify(event)));
   };
+  return transport;
+}
+
+function run(pair, transport = fresh()) {
+  const events = transport.recorded = [];
   warnings = [];
   let refused = null;
   try {
@@ -47,7 +56,13 @@ lines.on('line', (line) => {
   if (!line.trim()) return;
   let answer;
   try {
-    answer = run(JSON.parse(line));
+    const request = JSON.parse(line);
+    if (request.sequence) {
+      const transport = fresh();
+      answer = { runs: request.sequence.map((pair) => run(pair, transport)) };
+    } else {
+      answer = run(request);
+    }
   } catch (error) {
     answer = { crash: String(error && error.stack ? error.stack : error) };
   }
