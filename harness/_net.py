@@ -43,10 +43,10 @@ __all__ = [
     "abort",
     "api_error_response",
     "check_handshake",
-    "close_code_received",
     "has_credentials",
     "http_response",
     "offered_subprotocols",
+    "peer_closed_first",
     "quiet_logger",
     "request_query",
     "select_realtime",
@@ -192,13 +192,17 @@ def abort(connection: Connection) -> None:
     connection.transport.abort()
 
 
-def close_code_received(connection: Connection) -> int | None:
-    """The close code the peer sent: ``None`` if none was received (connection dropped).
+def peer_closed_first(connection: Connection) -> tuple[bool, int | None]:
+    """Whether the peer started the closing handshake, and the code it sent.
 
-    A close frame without status reads as 1005, as websockets reports it.
+    ``(False, ...)`` when we closed first (the peer's close only answered ours) or the
+    connection dropped without a close frame. A close frame without status reads as 1005.
     """
-    received = connection.protocol.close_rcvd
-    return None if received is None else int(received.code)
+    protocol = connection.protocol
+    received = protocol.close_rcvd
+    if received is None or not protocol.close_rcvd_then_sent:
+        return False, None if received is None else int(received.code)
+    return True, int(received.code)
 
 
 def transport_closed(exc: ConnectionClosed, what: str = "the connection") -> TransportClosed:

@@ -227,6 +227,7 @@ class FakeRealtimeServer:
             return
         self._server.close()
         await self._server.wait_closed()
+        self._serials.clear()  # handshakes that never reached a handler
 
     async def __aenter__(self) -> FakeRealtimeServer:
         await self.start()
@@ -344,7 +345,9 @@ class FakeRealtimeServer:
                     wake.set()
             except ConnectionClosed:
                 pass
-            replay.receive_close(_net.close_code_received(ws), self.clock.now())
+            initiated, code = _net.peer_closed_first(ws)
+            if initiated:  # a close answering ours (or a dropped link) is not a client frame
+                replay.receive_close(code, self.clock.now())
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):

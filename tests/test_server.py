@@ -459,3 +459,16 @@ async def test_a_recorded_refused_handshake_replays_as_that_http_refusal(tmp_pat
     assert response.headers["Content-Type"] == "application/json"
     server.verdict()
     assert len(server.results) == 1
+
+
+async def test_a_close_answering_the_servers_is_not_the_recorded_client_close() -> None:
+    path, frames = text_turn()
+    async with FakeRealtimeServer(path) as server:
+        ws = await connect(server.url, additional_headers=AUTH, open_timeout=TIMEOUT)
+        await drive(ws, frames[:-1])  # everything but the client's close
+    # leaving the server closed the connection (1001); the client only answered
+    async with asyncio.timeout(TIMEOUT):
+        await ws.wait_closed()
+    (unplayed,) = server.unplayed
+    assert unplayed.count == 1
+    assert unplayed.report.splitlines()[1] == "  line 22: client close 1000 (t=0.652)"
