@@ -128,3 +128,16 @@ def test_a_recorded_refusal_replays_as_a_refused_handshake(tmp_path: Path) -> No
     assert text.splitlines()[0].split(None, 4)[1:] == ["conn", "0", "server",
                                                       "handshake refused: HTTP 401"]
     assert "session.created" in text.splitlines()[1]
+
+
+def test_check_warns_about_server_events_without_event_id(tmp_path: Path) -> None:
+    path = tmp_path / "no_ids.jsonl"
+    with CassetteWriter(path, Header()) as w:
+        w.event("server", 0.0, 0, {"type": "session.created"})
+        w.event("server", 0.1, 0, {"type": "session.updated", "event_id": "e"})
+    status, text = run("check", str(path))
+    assert status == 0
+    assert text.splitlines()[1] == (
+        "warning: 1 server event(s) without an event_id (lines 2): the SDKs ignore or reject "
+        "such events"
+    )
