@@ -214,7 +214,8 @@ async def _serve_once(path: str) -> None:
 
 
 async def peak_rss(path: Path) -> None:
-    frames = sum(1 for _ in open(path, "rb")) - 2  # header and response.create
+    with open(path, "rb") as file:
+        frames = sum(1 for _ in file) - 2  # the header and the client's response.create
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(path)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
