@@ -4,6 +4,7 @@ Commands::
 
     python -m harness replay CASSETTE [--speed S] [--client raw] [--quiet] [--timeout SECONDS]
     python -m harness check CASSETTE
+    python -m harness record CASSETTE [--upstream URL] [--port N] [--mode MODE] [--redact-* ...]
 
 ``replay`` serves the cassette with :class:`~harness.server.FakeRealtimeServer`, drives a
 client through it (sending the recorded client frames in causal order: each one once the
@@ -35,7 +36,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from harness import _json
 from harness.cassette import FrameKind, Side, open_cassette
 from harness.errors import CassetteError, CassetteMismatch, HarnessError, UsageError
-from harness.recorder import parse_refusal
+from harness.recorder import add_record_arguments, parse_refusal, run_record
 from harness.replay import Script
 from harness.server import FakeRealtimeServer
 
@@ -270,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Validate every line of CASSETTE; print its frame "
                                             "count, or what is wrong and where.")
     check.add_argument("cassette", metavar="CASSETTE")
+    add_record_arguments(
+        commands.add_parser("record", help="record real sessions through a local proxy")
+    )
     return parser
 
 
@@ -278,6 +282,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     stdout = out if out is not None else sys.stdout
     args = _parser().parse_args(argv)
     try:
+        if args.command == "record":
+            return asyncio.run(run_record(args))
         if args.command == "check":
             return _check(args.cassette, stdout)
         return asyncio.run(_replay(args.cassette, args.speed, args.client, args.timeout,

@@ -82,7 +82,6 @@ __all__ = [
     "TransportTap",
     "add_record_arguments",
     "parse_refusal",
-    "record_main",
     "refusal_frame",
     "run_record",
 ]
@@ -857,21 +856,6 @@ async def run_record(args: argparse.Namespace) -> int:
     for error in proxy.errors:
         print(f"error: {error}", file=sys.stderr, flush=True)
     return 1 if proxy.errors else 0
-
-
-def record_main(argv: Sequence[str] | None = None) -> int:
-    """``realtime-harness record``: parse ``argv`` and run the proxy (returns the exit code)."""
-    parser = argparse.ArgumentParser(
-        prog="realtime-harness record",
-        description="Record real Realtime sessions through a local proxy, secrets redacted.",
-    )
-    add_record_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return asyncio.run(run_record(args))
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
 
 
 # -- URLs -------------------------------------------------------------------------------------

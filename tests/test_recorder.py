@@ -664,16 +664,13 @@ async def test_js_sdk_through_the_proxy_replays_the_same_frames(
 
 # -- the record command ------------------------------------------------------------------------
 
-_RECORD = (
-    "import sys; from harness.recorder import record_main; sys.exit(record_main(sys.argv[1:]))"
-)
-
-
 async def _record_command(*args: str) -> asyncio.subprocess.Process:
+    """``python -m harness record ARGS`` in a child process."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        _RECORD,
+        "-m",
+        "harness",
+        "record",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
