@@ -11,6 +11,7 @@ A scenario (``scenarios/*.json``) is a list of steps played against a capture se
   waits for the client to answer it (after the client's event loop has run what the
   event queued).
 * ``{"server_raw": "text"}``: the same with a raw text frame (e.g. not JSON).
+* ``{"server_binary": "text"}``: the same with a binary frame holding that text (UTF-8).
 * ``{"server_close": {"code": 1011, "reason": "..."}}``: the server closes; the runner
   waits for the client to report ``disconnected``.
 * ``{"clock": ms}``: set the client's clock (``Date.now()`` / the ``clock`` option).
@@ -638,15 +639,17 @@ async def run_scenario(scenario: dict[str, Any], client: Client) -> dict[str, An
                         last = server.connections[-1]
                         await server.wait_for(last.closed.is_set, "the connection to close")
                     acks.append({"call": step["call"], **ack})
-                elif "server" in step or "server_raw" in step:
+                elif "server" in step or "server_raw" in step or "server_binary" in step:
                     current = server.current
                     assert current is not None and current.connection is not None, (
                         f"step {index}: no open connection to send on"
                     )
-                    text = (
-                        step["server_raw"] if "server_raw" in step else json.dumps(step["server"])
-                    )
-                    await current.connection.send(text)
+                    if "server_binary" in step:
+                        await current.connection.send(step["server_binary"].encode())
+                    elif "server_raw" in step:
+                        await current.connection.send(step["server_raw"])
+                    else:
+                        await current.connection.send(json.dumps(step["server"]))
                     sync += 1
                     marker = f"sync_{sync}"
                     await current.connection.send(
