@@ -824,3 +824,40 @@ def test_audio_events_decode_lazily_and_compare_by_value() -> None:
     assert AudioEvent(b"\x00", "r1") != AudioEvent(b"\x00", "r2")
     # Irregular base64 (no padding) is measured by decoding it.
     assert repr(AudioEvent.from_base64("AAE", "r")) == "AudioEvent(<2 bytes>, 'r')"
+
+
+async def test_an_mcp_approval_request_is_answered_from_its_event() -> None:
+    async with connected() as (server, transport, recorder):
+        requests: list[Any] = []
+        transport.on("mcp_approval_request", requests.append)
+        await roundtrip(
+            server,
+            recorder,
+            {
+                "type": "conversation.item.done",
+                "event_id": "e1",
+                "item": {
+                    "id": "mcpr_1",
+                    "type": "mcp_approval_request",
+                    "server_label": "wiki",
+                    "name": "ask",
+                    "arguments": '{"q": 1}',
+                },
+            },
+        )
+        assert requests[0].arguments == {"q": 1}
+        transport.send_mcp_response(requests[0], False, "not now")
+        frames = await server.wait_frames(2)
+        assert transport.connection_state.status == "connected"
+        assert transport.connection_state.websocket is not None
+    assert frames[1] == {
+        "type": "conversation.item.create",
+        "previous_item_id": "mcpr_1",
+        "item": {
+            "type": "mcp_approval_response",
+            "approval_request_id": "mcpr_1",
+            "approve": False,
+            "reason": "not now",
+        },
+    }
+    assert transport.connection_state.websocket is None
