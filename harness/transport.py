@@ -45,53 +45,47 @@ member                             kind    why
 Names: the reference's camelCase, in snake_case
 -----------------------------------------------
 
-==============================  ================================
-reference (JS)                  here (Python)
-==============================  ================================
-``new OpenAIRealtimeWebSocket`` ``OpenAIRealtimeWebSocket(...)``
-``url``                         ``url``
-``apiKey``                      ``api_key``
-``model``                       ``model``
-``useInsecureApiKey``           ``use_insecure_api_key``
-``createWebSocket``             ``create_websocket``
-``skipOpenEventListeners``      ``skip_open_event_listeners``
-``status``                      ``status``
-``connectionState``             ``connection_state``
-``currentModel``                ``current_model``
-``muted``                       ``muted``
-``_tracingConfig``              ``_tracing_config``
-``connect({apiKey, model,       ``connect(api_key=, model=,
-url, callId,                    url=, call_id,
-initialSessionConfig})``        initial_session_config=)``
-``close()``                     ``close()`` / ``aclose()``
-``sendEvent``                   ``send_event``
-``sendMessage(m, other,         ``send_message(m, other,
-{triggerResponse})``            trigger_response=)``
-``addImage(i,                   ``add_image(i,
-{triggerResponse})``            trigger_response=)``
-``sendAudio(a, {commit})``      ``send_audio(a, commit=)``
-``updateSessionConfig``         ``update_session_config``
-``sendFunctionCallOutput``      ``send_function_call_output``
-``sendMcpResponse``             ``send_mcp_response``
-``requestResponse``             ``request_response``
-``interrupt``                   ``interrupt``
-``_interrupt``                  ``_interrupt``
-``_cancelResponse``             ``_cancel_response``
-``mute``                        ``mute``
-``resetHistory``                ``reset_history``
-``on/off/once/emit``            ``on/off/once/emit``
-``buildSessionPayload``         ``build_session_payload``
-``TransportLayerAudio``         :class:`AudioEvent`
-``TransportToolCallEvent``      :class:`ToolCallEvent`
-``TransportLayerTranscriptDelta``  :class:`TranscriptDeltaEvent`
-``output_text_delta`` payload   :class:`OutputTextDeltaEvent`
-``TransportLayerResponseStarted``  :class:`TurnStartedEvent`
-``TransportLayerResponseCompleted``  :class:`TurnDoneEvent`
-``TransportError``              :class:`ErrorEvent`
-``Usage`` (agents-core)         :class:`Usage`
-``item_deleted`` payload        :class:`ItemDeletedEvent`
-``mcp_tools_listed`` payload    :class:`McpToolsListedEvent`
-==============================  ================================
+============================================  =============================================
+reference (JS)                                here (Python)
+============================================  =============================================
+``new OpenAIRealtimeWebSocket(options)``      ``OpenAIRealtimeWebSocket(**options)``
+options ``url``, ``apiKey``, ``model``        ``url``, ``api_key``, ``model``
+options ``useInsecureApiKey``                 ``use_insecure_api_key``
+options ``createWebSocket``                   ``create_websocket``
+options ``skipOpenEventListeners``            ``skip_open_event_listeners``
+``status``, ``muted``                         ``status``, ``muted``
+``connectionState``                           ``connection_state``
+``currentModel``                              ``current_model``
+``_tracingConfig``                            ``_tracing_config``
+``connect({apiKey, model, url, callId,        ``connect(api_key=, model=, url=, call_id=,
+initialSessionConfig})``                      initial_session_config=)``
+``close()``                                   ``close()``, ``aclose()``
+``sendEvent``                                 ``send_event``
+``sendMessage(m, other, {triggerResponse})``  ``send_message(m, other, trigger_response=)``
+``addImage(i, {triggerResponse})``            ``add_image(i, trigger_response=)``
+``sendAudio(a, {commit})``                    ``send_audio(a, commit=)``
+``updateSessionConfig``                       ``update_session_config``
+``buildSessionPayload``                       ``build_session_payload``
+``sendFunctionCallOutput``                    ``send_function_call_output``
+``sendMcpResponse``                           ``send_mcp_response``
+``requestResponse``                           ``request_response``
+``interrupt``, ``_interrupt``                 ``interrupt``, ``_interrupt``
+``_cancelResponse``                           ``_cancel_response``
+``mute``                                      ``mute``
+``resetHistory``                              ``reset_history``
+``on``, ``off``, ``once``, ``emit``           ``on``, ``off``, ``once``, ``emit``
+``TransportLayerAudio``                       :class:`AudioEvent`
+``TransportToolCallEvent``                    :class:`ToolCallEvent`
+``TransportLayerTranscriptDelta``             :class:`TranscriptDeltaEvent`
+``output_text_delta`` payload                 :class:`OutputTextDeltaEvent`
+``TransportLayerResponseStarted``             :class:`TurnStartedEvent`
+``TransportLayerResponseCompleted``           :class:`TurnDoneEvent`
+``TransportError``                            :class:`ErrorEvent`
+``Usage`` (agents-core)                       :class:`Usage`
+``item_deleted`` payload                      :class:`ItemDeletedEvent`
+``mcp_tools_listed`` payload                  :class:`McpToolsListedEvent`
+``WebSocketState``                            :class:`ConnectionState`
+============================================  =============================================
 
 Session config keys are accepted in camelCase (the reference's) and snake_case
 (``output_modalities``, ``tool_choice``, ``turn_detection``, ``noise_reduction``, ...);
@@ -624,14 +618,6 @@ class _Opt(_Spec):
         if value is None and self.nullable:
             return None
         return self.inner.parse(value)
-
-
-class _Null(_Spec):
-    def __init__(self, inner: _Spec) -> None:
-        self.inner = inner
-
-    def parse(self, value: Any) -> Any:
-        return None if value is None else self.inner.parse(value)
 
 
 class _Arr(_Spec):
