@@ -117,6 +117,32 @@ def _parse_path(name: str, path: str) -> tuple[_Step, ...]:
     return tuple(steps)
 
 
+# Characters that stand for themselves in a regular expression (outside a class).
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _required_char(pattern: str) -> str | None:
+    """A character every match of ``pattern`` contains, or None if we cannot tell.
+
+    Only the plain literal text a pattern opens with is trusted (``sk-`` in
+    ``sk-(?<!...)[A-Za-z0-9_-]{16,}``), and only when the pattern has no alternation at all:
+    every match then starts with that text. A punctuation character is preferred: a single
+    character is found at ``memchr`` speed, and ``-`` or ``_`` never occur in base64 audio,
+    so most strings are cleared in ~0.05 us instead of a ~2.6 us scan by the regex.
+    """
+    if "|" in pattern:
+        return None
+    end = 0
+    while end < len(pattern) and pattern[end] in _PLAIN:
+        end += 1
+    if end < len(pattern) and pattern[end] in "*+?{":
+        end -= 1  # a quantifier makes the last character optional
+    prefix = pattern[:end]
+    if not prefix:
+        return None
+    return next((c for c in prefix if not c.isalnum()), prefix[0])
+
+
 @dataclass(frozen=True, slots=True)
 class RedactionRule:
     """One thing to scrub, by name. Build rules with the class methods.
@@ -136,6 +162,7 @@ class RedactionRule:
     _bytes_regex: re.Pattern[bytes] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _needle: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or _RULE_NAME.fullmatch(self.name) is None:
@@ -173,6 +200,7 @@ class RedactionRule:
                 )
             object.__setattr__(self, "_regex", regex)
             object.__setattr__(self, "_bytes_regex", bytes_regex)
+            object.__setattr__(self, "_needle", _required_char(self.target))
 
     @classmethod
     def path(cls, name: str, path: str) -> RedactionRule:
@@ -291,19 +319,29 @@ class RedactionRules:
     def redact_text(self, text: str) -> Redacted[str]:
         """Replace every pattern match in ``text`` with its rule's placeholder."""
         fired: list[str] = []
+        return Redacted(self._scrub(text, fired), tuple(fired))
+
+    def _scrub(self, text: str, fired: list[str]) -> str:
         for rule in self._patterns:
-            assert rule._regex is not None
+            # A string without the one character every match needs cannot match: the
+            # check costs a memchr, the search a scan by the regex engine.
+            if rule._needle is not None and rule._needle not in text:
+                continue
+            regex = rule._regex
+            assert regex is not None
             # One search per pattern, not one alternation of all: each pattern keeps the
             # literal-prefix scan `re` gives it, which an alternation loses.
-            if rule._regex.search(text) is not None:
-                text = rule._regex.sub(rule.placeholder, text)
+            if regex.search(text) is not None:
+                text = regex.sub(rule.placeholder, text)
                 fired.append(rule.name)
-        return Redacted(text, tuple(fired))
+        return text
 
     def redact_bytes(self, data: bytes) -> Redacted[bytes]:
         """Replace every pattern match in a binary frame with its rule's placeholder."""
         fired: list[str] = []
         for rule in self._patterns:
+            if rule._needle is not None and rule._needle.encode() not in data:
+                continue
             assert rule._bytes_regex is not None
             data, count = rule._bytes_regex.subn(rule.placeholder.encode(), data)
             if count:
@@ -320,26 +358,37 @@ class RedactionRules:
         """
         fired: list[str] = []
         value: Any = event
-        for rule in self._paths:
-            value, hit = _redact_path(value, rule._steps, rule.placeholder)
-            if hit:
-                fired.append(rule.name)
+        if self._paths:
+            # A path of two steps or more reaches through a top-level object or array; an
+            # event without one (an audio delta, most server events) cannot match it.
+            nested = not isinstance(event, dict) or any(
+                isinstance(item, dict | list) for item in event.values()
+            )
+            for rule in self._paths:
+                if len(rule._steps) > 1 and not nested:
+                    continue
+                value, hit = _redact_path(value, rule._steps, rule.placeholder)
+                if hit:
+                    fired.append(rule.name)
         if self._patterns:
-            names: set[str] = set()
+            names: list[str] = []
             value = self._redact_strings(value, names)
             fired.extend(rule.name for rule in self._patterns if rule.name in names)
         return Redacted(value, tuple(fired))
 
-    def _redact_strings(self, value: Any, fired: set[str]) -> Any:
+    def _redact_strings(self, value: Any, fired: list[str]) -> Any:
         if isinstance(value, str):
-            result = self.redact_text(value)
-            fired.update(result.fired)
-            return result.value
+            return self._scrub(value, fired)
         if isinstance(value, dict):
             new: dict[Any, Any] | None = None
             for index, (key, item) in enumerate(value.items()):
-                new_key = self._redact_strings(key, fired) if isinstance(key, str) else key
-                new_item = self._redact_strings(item, fired)
+                new_key = self._scrub(key, fired) if isinstance(key, str) else key
+                if isinstance(item, str):
+                    new_item = self._scrub(item, fired)
+                elif isinstance(item, dict | list):
+                    new_item = self._redact_strings(item, fired)
+                else:
+                    new_item = item
                 if new is None and (new_key is not key or new_item is not item):
                     new = dict(list(value.items())[:index])
                 if new is not None:
