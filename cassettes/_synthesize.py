@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cassette import CassetteWriter, Header, Made, Side
+from harness.transport import OpenAIRealtimeWebSocket
 
 HERE = Path(__file__).resolve().parent
 MODEL = "gpt-realtime"
@@ -50,10 +51,12 @@ class Session:
         self.frames.append((Side.SERVER, round(self.t, 3), event))
         return event
 
-    def client(self, event: Event, dt: float = 0.002) -> Event:
+    def client(self, event: Event, dt: float = 0.002, *, event_id: bool = True) -> Event:
+        """A client frame; ``event_id=False`` for frames our transport sends without one."""
         self.t += dt
         self.client_events += 1
-        event = {"type": event.pop("type"), "event_id": self.id("event"), **event}
+        if event_id:
+            event = {"type": event.pop("type"), "event_id": self.id("event"), **event}
         self.frames.append((Side.CLIENT, round(self.t, 3), event))
         return event
 
@@ -68,7 +71,7 @@ class Session:
             created="2026-11-25T21:00:00Z",
             path="/v1/realtime",
             query={"model": MODEL},
-            client="cassettes/_synthesize.py",
+            client="harness.OpenAIRealtimeWebSocket (synthesized by cassettes/_synthesize.py)",
             redactions=(),
             note=NOTE,
         )
@@ -126,6 +129,7 @@ SERVER_VAD = {
     "create_response": True,
     "interrupt_response": True,
 }
+TRACING_UPDATE = {"type": "realtime", "tracing": "auto"}
 DEFAULT_INSTRUCTIONS = (
     "Your knowledge cutoff is 2023-10. You are a helpful, witty, and friendly AI. Act like a "
     "human, but remember that you aren't a human and that you can't do human things in the "
@@ -134,14 +138,23 @@ DEFAULT_INSTRUCTIONS = (
 
 
 def start(s: Session, *, update: Event, session_after: Event) -> None:
-    """session.created on connect; the client's session.update; session.updated."""
+    """session.created on connect; the client's session.updates; session.updated for each.
+
+    The client is our transport (``harness.OpenAIRealtimeWebSocket``), so its frames are what
+    it sends: on connect, a ``session.update`` of ``update`` merged with its defaults, and on
+    ``session.created`` its tracing update; neither carries an ``event_id``.
+    """
     if not hasattr(s, "sess_id"):
         _with_ids(s)
     created = session_object(s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS,
                              turn_detection=SERVER_VAD)
     s.server({"type": "session.created", "session": created}, dt=0.0)
-    s.client({"type": "session.update", "session": update}, dt=0.001)
+    full = OpenAIRealtimeWebSocket(model=MODEL).build_session_payload(update)
+    s.client({"type": "session.update", "session": full}, dt=0.001, event_id=False)
+    s.client({"type": "session.update", "session": TRACING_UPDATE}, dt=0.001, event_id=False)
     s.server({"type": "session.updated", "session": session_after}, dt=0.09)
+    s.server({"type": "session.updated",
+              "session": {**copy.deepcopy(session_after), "tracing": "auto"}}, dt=0.03)
 
 
 def user_text(s: Session, text: str) -> str:
@@ -446,11 +459,15 @@ def interruption() -> Session:
               "part": {"type": "audio", "transcript": ""}})
     where = {"response_id": resp_id, "item_id": item_id, "output_index": 0, "content_index": 0}
     heard = "Once upon a time, on a rocky "
+    first_audio_t: float | None = None
+    played_ms = 0.0
     for i, piece in enumerate(chunks(heard, 8)):
         s.server({"type": "response.output_audio_transcript.delta", **where, "delta": piece},
                  dt=0.01)
-        s.server({"type": "response.output_audio.delta", **where,
-                  "delta": b64(pcm16(0.05, 330.0, phase=1200 * i))}, dt=0.04)
+        audio = pcm16(0.05, 330.0, phase=1200 * i)
+        s.server({"type": "response.output_audio.delta", **where, "delta": b64(audio)}, dt=0.04)
+        first_audio_t = s.t if first_audio_t is None else first_audio_t
+        played_ms += len(audio) / 2 / 24000 * 1000  # pcm16 mono at 24 kHz
     # The user talks over the assistant: the client streams microphone audio ...
     for i in range(2):
         s.client({"type": "input_audio_buffer.append",
@@ -458,7 +475,13 @@ def interruption() -> Session:
     user_item = s.id("item")
     s.server({"type": "input_audio_buffer.speech_started", "audio_start_ms": 1320,
               "item_id": user_item}, dt=0.02)
-    # ... the server cancels the response, and the client truncates what was not played.
+    # ... the transport interrupts at once: the server cancels the response itself
+    # (interrupt_response), so the client only truncates what it had not played: the time
+    # since the first audio delta, at most the audio received.
+    assert first_audio_t is not None
+    audio_end_ms = math.floor(min((s.t - first_audio_t) * 1000, played_ms))
+    s.client({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+              "audio_end_ms": audio_end_ms}, dt=0.002, event_id=False)
     s.server({"type": "response.output_audio.done", **where}, dt=0.01)
     s.server({"type": "response.output_audio_transcript.done", **where, "transcript": heard})
     s.server({"type": "response.content_part.done", **where,
@@ -473,10 +496,13 @@ def interruption() -> Session:
         s, resp_id, status="cancelled", modalities=["audio"], output=[done_item],
         status_details={"type": "cancelled", "reason": "turn_detected"},
         usage_=usage(150, 0, 8, 52))}, dt=0.01)
-    s.client({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
-              "audio_end_ms": 640}, dt=0.01)
     s.server({"type": "conversation.item.truncated", "item_id": item_id, "content_index": 0,
-              "audio_end_ms": 640}, dt=0.03)
+              "audio_end_ms": audio_end_ms}, dt=0.03)
+    # The transport fetches the truncated item back.
+    s.client({"type": "conversation.item.retrieve", "item_id": item_id}, event_id=False)
+    truncated = copy.deepcopy(done_item)
+    truncated["content"][0]["transcript"] = heard
+    s.server({"type": "conversation.item.retrieved", "item": truncated}, dt=0.03)
     s.client({"type": "input_audio_buffer.append", "audio": b64(pcm16(0.05, 180.0, 2400))},
              dt=0.02)
     s.server({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 1880,
@@ -498,21 +524,28 @@ def server_error() -> Session:
     s.server({"type": "session.created", "session": session_object(
         s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS, turn_detection=SERVER_VAD)},
         dt=0.0)
-    bad = s.client({"type": "session.update", "session": {
-        "type": "realtime", "audio": {"output": {"voice": "nova-9"}}}}, dt=0.001)
+    # The transport connects with a voice the API does not have (its frames carry no
+    # event_id, so the error names none) ...
+    transport = OpenAIRealtimeWebSocket(model=MODEL)
+    bad = transport.build_session_payload({"audio": {"output": {"voice": "nova-9"}}})
+    s.client({"type": "session.update", "session": bad}, dt=0.001, event_id=False)
+    s.client({"type": "session.update", "session": TRACING_UPDATE}, dt=0.001, event_id=False)
     s.server({"type": "error", "error": {
         "type": "invalid_request_error",
         "code": "invalid_value",
         "message": "Invalid value: 'nova-9'. Supported values are: 'alloy', 'ash', 'ballad', "
                    "'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', and 'cedar'.",
         "param": "session.audio.output.voice",
-        "event_id": bad["event_id"],
+        "event_id": None,
     }}, dt=0.05)
-    s.client({"type": "session.update", "session": {
-        "type": "realtime", "audio": {"output": {"voice": "marin"}}}}, dt=0.2)
-    s.server({"type": "session.updated", "session": session_object(
-        s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS, turn_detection=SERVER_VAD)},
-        dt=0.08)
+    after = session_object(s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS,
+                           turn_detection=SERVER_VAD)
+    s.server({"type": "session.updated", "session": {**after, "tracing": "auto"}}, dt=0.03)
+    # ... and corrects it with update_session_config (again the full merged session).
+    good = transport.build_session_payload({"audio": {"output": {"voice": "marin"}}})
+    s.client({"type": "session.update", "session": good}, dt=0.2, event_id=False)
+    s.server({"type": "session.updated", "session": {**copy.deepcopy(after), "tracing": "auto"}},
+             dt=0.08)
     s.close(Side.CLIENT, 1000, "")
     return s
 

@@ -15,8 +15,9 @@ Exit status: 0 pass, 1 mismatch (or frames never played), 2 a bad cassette or ba
 (the message, never a traceback).
 
 Clients are pluggable: a driver is an async function ``(server, script, emit, timeout)``
-registered in :data:`DRIVERS` under a :class:`ClientKind`, so another client (our transport)
-is one more entry, not a rewrite.
+registered in :data:`harness.drivers.DRIVERS` under a :class:`~harness.drivers.ClientKind`:
+``raw`` (a plain websockets client sending the recorded frames) or ``transport`` (our
+:class:`~harness.transport.OpenAIRealtimeWebSocket` playing the session).
 """
 
 from __future__ import annotations
@@ -25,147 +26,21 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Sequence
 from typing import TextIO
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake
 
-from harness import _json
-from harness.cassette import FrameKind, Side, open_cassette
+from harness.cassette import Side, open_cassette
+from harness.drivers import DRIVERS, ClientKind, TimelineEntry
 from harness.errors import CassetteError, CassetteMismatch, HarnessError, UsageError
-from harness.recorder import add_record_arguments, parse_refusal, run_record
-from harness.replay import Script
+from harness.recorder import add_record_arguments, run_record
 from harness.server import FakeRealtimeServer
 
-__all__ = ["DRIVERS", "ClientKind", "Driver", "TimelineEntry", "drive_raw", "main"]
-
-# Any token will do: the fake server checks that a key is present, never what it is.
-_FAKE_KEY = "harness-replay"
+__all__ = ["main"]
 
 
-class ClientKind(StrEnum):
-    """The clients ``replay --client`` can drive."""
 
-    RAW = "raw"
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    """One line of the replay timeline.
-
-    Attributes:
-        t: seconds since the connection opened, as the client saw it.
-        conn: the recorded connection being played.
-        side: who sent the frame.
-        label: the event type, ``binary (N bytes)`` or ``close CODE``.
-        unexpected: the frame was not one the cassette recorded (e.g. a mismatch error).
-    """
-
-    t: float
-    conn: int
-    side: Side
-    label: str
-    unexpected: bool = False
-
-    def render(self) -> str:
-        """``  0.012  conn 0  server  session.created``."""
-        mark = "  <- not in the cassette" if self.unexpected else ""
-        return f"{self.t:8.3f}  conn {self.conn}  {self.side!s:<6}  {self.label}{mark}"
-
-
-Emit = Callable[[TimelineEntry], None]
-Driver = Callable[[FakeRealtimeServer, Script, Emit, float], Awaitable[None]]
-
-
-def _label(message: str | bytes) -> tuple[str, str | None]:
-    """A received message's label and, for an event, its type."""
-    if isinstance(message, bytes):
-        return f"binary ({len(message)} bytes)", None
-    try:
-        event = _json.loads(message)
-    except ValueError:
-        return "text (not JSON)", None
-    kind = event.get("type") if isinstance(event, dict) else None
-    if not isinstance(kind, str):
-        return "event without type", None
-    if kind == "error" and isinstance(event.get("error"), dict):
-        code = event["error"].get("code")
-        if code:
-            return f"error ({code})", kind
-    return kind, kind
-
-
-async def _play_connection(
-    ws: ClientConnection, script: Script, conn: int, emit: Emit, timeout: float
-) -> None:
-    opened = time.monotonic()
-
-    def now() -> float:
-        return time.monotonic() - opened
-
-    for prepared in script.frames(conn):
-        frame = prepared.frame
-        if frame.side is Side.CLIENT:
-            if frame.kind is FrameKind.CLOSE:
-                await ws.close(frame.close_code or 1000, frame.close_reason)
-                emit(TimelineEntry(now(), conn, Side.CLIENT, frame.describe()))
-                return
-            if frame.event is not None:
-                await ws.send(_json.dumps_str(frame.event))
-            else:
-                await ws.send(frame.binary or b"")
-            emit(TimelineEntry(now(), conn, Side.CLIENT, frame.describe()))
-            continue
-        # A server frame: wait for it (skipping, and showing, anything unexpected).
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
-                    message = await ws.recv()
-            except ConnectionClosed:
-                rcvd = ws.protocol.close_rcvd
-                code = rcvd.code if rcvd is not None else 1006
-                emit(TimelineEntry(now(), conn, Side.SERVER, f"close {code}",
-                                   unexpected=frame.kind is not FrameKind.CLOSE))
-                return
-            except TimeoutError:
-                emit(TimelineEntry(now(), conn, Side.SERVER,
-                                   f"(nothing for {timeout:g} s; expected {frame.describe()})",
-                                   unexpected=True))
-                return
-            label, kind = _label(message)
-            expected = kind == frame.event_type if frame.event is not None else (
-                frame.kind is FrameKind.BINARY and isinstance(message, bytes))
-            emit(TimelineEntry(now(), conn, Side.SERVER, label, unexpected=not expected))
-            if expected:
-                break
-
-
-async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit,
-                    timeout: float) -> None:
-    """Drive a plain ``websockets`` client through every recorded connection, in turn."""
-    for conn in script.conns:
-        first = next(script.frames(conn), None)
-        refusal = parse_refusal(first.frame) if first is not None else None
-        try:
-            async with connect(
-                server.url,
-                additional_headers={"Authorization": f"Bearer {_FAKE_KEY}"},
-                max_size=None,
-                open_timeout=timeout,
-            ) as ws:
-                await _play_connection(ws, script, conn, emit, timeout)
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            emit(TimelineEntry(0.0, conn, Side.SERVER, f"handshake refused: HTTP {status}",
-                               unexpected=refusal is None or refusal.status != status))
-            if refusal is None:
-                raise
-
-
-DRIVERS: dict[ClientKind, Driver] = {ClientKind.RAW: drive_raw}
 
 
 async def _replay(path: str, speed: float, client: ClientKind, timeout: float, quiet: bool,

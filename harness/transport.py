@@ -1939,6 +1939,18 @@ class OpenAIRealtimeWebSocket:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def flush(self) -> None:
+        """Wait until every frame queued so far has been handed to the socket.
+
+        The sending methods are sync and queue their frames in order; ``await flush()``
+        is the point after which the server can have seen them all. Python-only: the
+        reference's ``ws.send`` has no such wait. Returns at once when not connected.
+        """
+        link = self._link
+        if link is not None:
+            # The writer sets `drained` only with the queue empty; enqueue clears it.
+            await link.drained.wait()
+
     async def __aenter__(self) -> OpenAIRealtimeWebSocket:
         return self
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.cassette import CassetteWriter, Header, load_cassette
-from harness.cli import DRIVERS, ClientKind, main
+from harness.cli import main
+from harness.drivers import DRIVERS, ClientKind
 from harness.recorder import Refusal, refusal_frame
 
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
@@ -75,7 +76,7 @@ def test_check_counts_frames(capsys: pytest.CaptureFixture[str]) -> None:
     path = next(p for p in CASSETTES if p.stem == "text_turn")
     status, text = run("check", str(path))
     assert status == 0
-    assert text == (f"{path}: OK, 21 frames (4 client, 17 server) on 1 connection; "
+    assert text == (f"{path}: OK, 23 frames (5 client, 18 server) on 1 connection; "
                     "made synthesized, model gpt-realtime\n")
 
 
@@ -115,7 +116,7 @@ def test_python_dash_m_harness_runs() -> None:
     proc = subprocess.run([sys.executable, "-m", "harness", "replay", str(path), "-q"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"PASS: {path}: 6 frames played")
+    assert proc.stdout.startswith(f"PASS: {path}: 8 frames played")
 
 
 def test_a_recorded_refusal_replays_as_a_refused_handshake(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ RANKS: dict[str, int] = {
     "recorder": 2,
     "checker": 2,
     "pytest_plugin": 3,
+    "drivers": 2,
     "cli": 3,
     "_record_cli": 3,
     # entry points: `python -m harness` runs the CLI; the package re-exports the rest

@@ -110,16 +110,28 @@ def text_turn() -> tuple[Path, tuple[Frame, ...]]:
     return path, load_cassette(path).frames
 
 
+def index_of(frames: tuple[Frame, ...], event_type: str) -> int:
+    """The index of the first frame of ``event_type``."""
+    return next(i for i, f in enumerate(frames) if f.event_type == event_type)
+
+
+async def open_session(ws: ClientConnection, frames: tuple[Frame, ...]) -> None:
+    """Send the transport's two connect-time session.updates; take both session.updated."""
+    updates = [f.event for f in frames if f.event_type == "session.update"][:2]
+    for update in updates:
+        assert update is not None
+        await ws.send(_json.dumps_str(update))
+    for _ in updates:
+        assert (await recv_event(ws))["type"] == "session.updated"
+
+
 async def test_a_wrong_client_frame_yields_cassette_mismatch_and_a_diff() -> None:
     path, frames = text_turn()
     async with FakeRealtimeServer(path) as server, client(server) as ws:
         assert (await recv_event(ws))["type"] == "session.created"
-        update = frames[1].event
-        assert update is not None
-        await ws.send(_json.dumps_str(update))
-        assert (await recv_event(ws))["type"] == "session.updated"
-        create = frames[3].event
-        assert create is not None and create["type"] == "conversation.item.create"
+        await open_session(ws, frames)
+        create = frames[index_of(frames, "conversation.item.create")].event
+        assert create is not None
         wrong = {**create, "item": {**create["item"], "content": [
             {"type": "input_text", "text": "What is the capital of Germany?"}]}}
         await ws.send(_json.dumps_str({**wrong, "event_id": "evt_wrong"}))
@@ -130,13 +142,13 @@ async def test_a_wrong_client_frame_yields_cassette_mismatch_and_a_diff() -> Non
     assert error["error"]["code"] == "cassette_mismatch"
     assert error["error"]["event_id"] == "evt_wrong"
     assert error["error"]["message"] == (
-        f"{path}:5: client frame 2 does not match (conversation.item.create): at "
+        f"{path}:7: client frame 3 does not match (conversation.item.create): at "
         '$.item.content[0].text expected "What is the capital of France?", received '
         '"What is the capital of Germany?"'
     )
     (mismatch,) = server.mismatches
     assert mismatch.report == "\n".join([
-        f"{path}:5: client frame 2 does not match (conversation.item.create)",
+        f"{path}:7: client frame 3 does not match (conversation.item.create)",
         "  at $.item.content[0].text",
         '    expected: "What is the capital of France?"',
         '    received: "What is the capital of Germany?"',
@@ -155,9 +167,10 @@ async def test_rules_can_be_overridden_per_server() -> None:
     rules = DEFAULT_RULES.ignoring("conversation.item.create:item.content[*].text")
     async with FakeRealtimeServer(path, rules=rules) as server, client(server) as ws:
         edited = list(frames)
-        create = frames[3].event
+        at = index_of(frames, "conversation.item.create")
+        create = frames[at].event
         assert create is not None
-        edited[3] = Frame.of_event("client", frames[3].t, 0, {**create, "item": {
+        edited[at] = Frame.of_event("client", frames[at].t, 0, {**create, "item": {
             **create["item"], "content": [{"type": "input_text", "text": "something else"}]}})
         await drive(ws, tuple(edited))
     server.verdict()
@@ -166,14 +179,14 @@ async def test_rules_can_be_overridden_per_server() -> None:
 async def test_client_frames_in_either_causal_order_play() -> None:
     # SDKs send session.update concurrently with the first user event.
     path, frames = text_turn()
-    update, create = frames[1].event, frames[3].event
-    assert update is not None and create is not None
+    create = frames[index_of(frames, "conversation.item.create")].event
+    assert create is not None
     async with FakeRealtimeServer(path) as server, client(server) as ws:
+        assert (await recv_event(ws))["type"] == "session.created"
         await ws.send(_json.dumps_str(create))
-        await ws.send(_json.dumps_str(update))
-        types = [(await recv_event(ws))["type"] for _ in range(4)]
-    assert types == ["session.created", "session.updated", "conversation.item.added",
-                     "conversation.item.done"]
+        await open_session(ws, frames)  # both updates after the item, and both answered
+        types = [(await recv_event(ws))["type"] for _ in range(2)]
+    assert types == ["conversation.item.added", "conversation.item.done"]
     assert server.mismatches == []
 
 
@@ -276,10 +289,7 @@ async def test_malformed_input_gets_an_error_event_and_the_server_stays_up(
             assert error["error"]["type"] == "invalid_request_error"
             assert error["error"]["code"] == code
             # the same connection goes on
-            update = frames[1].event
-            assert update is not None
-            await ws.send(_json.dumps_str(update))
-            assert (await recv_event(ws))["type"] == "session.updated"
+            await open_session(ws, frames)
         # and a new connection replays from the start
         async with client(server) as ws:
             assert (await recv_event(ws))["type"] == "session.created"
@@ -292,9 +302,9 @@ async def test_frames_never_played_by_close_are_reported() -> None:
     async with FakeRealtimeServer(path) as server, client(server) as ws:
         assert (await recv_event(ws))["type"] == "session.created"
     (unplayed,) = server.unplayed
-    assert unplayed.count == 19  # the client's close matched the recorded one
+    assert unplayed.count == 21  # the client's close matched the recorded one
     assert unplayed.report.splitlines()[0] == (
-        f"{path}:3: 19 recorded frames never played on conn 0 (connection 0)"
+        f"{path}:3: 21 recorded frames never played on conn 0 (connection 0)"
     )
     with pytest.raises(UnplayedFrames) as info:
         server.verdict()
@@ -471,4 +481,4 @@ async def test_a_close_answering_the_servers_is_not_the_recorded_client_close() 
         await ws.wait_closed()
     (unplayed,) = server.unplayed
     assert unplayed.count == 1
-    assert unplayed.report.splitlines()[1] == "  line 22: client close 1000 (t=0.652)"
+    assert unplayed.report.splitlines()[1] == "  line 24: client close 1000 (t=0.683)"

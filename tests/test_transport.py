@@ -18,7 +18,6 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from harness.cassette import Side, load_cassette
 from harness.errors import (
     HistoryError,
     TransportError,
@@ -34,7 +33,6 @@ from harness.items import (
     item_from_json,
     item_to_wire,
 )
-from harness.matching import DEFAULT_RULES
 from harness.server import FakeRealtimeServer
 from harness.transport import (
     AudioEvent,
@@ -742,76 +740,7 @@ async def test_warnings_are_logged_not_raised(caplog: pytest.LogCaptureFixture) 
 
 
 # --------------------------------------------------------------------------- cassettes
-
-# What our transport sends on its own, which a cassette recorded from another client does
-# not hold: its tracing update after session.created, and the interruption it performs
-# on speech_started plus the retrieve after a truncation (interruption.jsonl).
-AUTOMATIC = {
-    "session.update",
-    "conversation.item.truncate",
-    "conversation.item.retrieve",
-    "response.cancel",
-}
-
-
-@pytest.mark.parametrize("path", CASSETTES, ids=[p.stem for p in CASSETTES])
-async def test_replays_every_bundled_cassette(path: Path) -> None:
-    """Connect, then send the recorded client frames in causal order with send_event.
-
-    connect() sends our own full session.update where the cassette has the recorded
-    client's; the match rules compare that frame's type only. Every recorded frame must be
-    played, and any mismatch must be a frame our transport sent by itself (AUTOMATIC).
-    """
-    cassette = load_cassette(path)
-    rules = DEFAULT_RULES.ignoring("session.update:session")
-    async with FakeRealtimeServer(path, rules=rules) as server:
-        for conn in sorted({f.conn for f in cassette.frames}):
-            frames = [f for f in cassette.frames if f.conn == conn]
-            transport = OpenAIRealtimeWebSocket(api_key=KEY)
-            recorder = Recorder(transport)
-            async with asyncio.timeout(TIMEOUT):
-                await transport.connect(url=server.url)
-            seen_server = 0
-            first_update_skipped = False
-            for frame in frames:
-                if frame.side is Side.SERVER:
-                    if frame.kind == "event":
-                        seen_server += 1
-                    continue
-                # Wait for every server event recorded before this client frame.
-                await recorder.wait_for(
-                    lambda n, a, k=seen_server, r=recorder: (
-                        len(
-                            [
-                                x
-                                for x in r.named("*")
-                                if x[0].get("error", {}).get("code") != "cassette_mismatch"
-                            ]
-                        )
-                        >= k
-                    )
-                )
-                if frame.kind == "close":
-                    break
-                assert frame.event is not None
-                if frame.event["type"] == "session.update" and not first_update_skipped:
-                    first_update_skipped = True  # connect() sent ours in its place
-                    continue
-                if transport.status == "connected":
-                    transport.send_event(frame.event)
-            if any(f.kind == "close" and f.side is Side.SERVER for f in frames):
-                await recorder.wait_for(lambda n, a: n == "disconnected")
-            async with asyncio.timeout(TIMEOUT):
-                await transport.aclose()
-    mismatched = [
-        m.received.get("type") if isinstance(m.received, dict) else m.received
-        for m in server.mismatches
-    ]
-    assert set(mismatched) <= AUTOMATIC, server.report()
-    assert not server.unplayed, server.report()
-    if path.stem != "interruption":
-        # Only the tracing update, once per connection, is ours alone.
-        assert mismatched == ["session.update"] * len(server.results), server.report()
+# Every bundled cassette replays strictly through our transport: tests/test_drivers.py.
 
 
 def test_audio_events_decode_lazily_and_compare_by_value() -> None:
