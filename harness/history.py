@@ -10,7 +10,9 @@ Theory of operation
 
 1. Items are matched by id, through a dict: :func:`diff_realtime_history` is O(n)
    (the reference's is O(n²)). Two items with the same id differ when any field but
-   ``previous_item_id`` differs: position is the list order, never a field.
+   ``previous_item_id`` differs: position is the list order, never a field. A history
+   that repeats an id is refused (the reference's ``Array.some`` matching is undefined
+   there).
 2. Refusals come first, before any event is planned, in the reference's order: an
    assistant ``output_audio`` message to add or update, then an MCP item to add or
    update (or an MCP item replaced by another type under its id). We add one: an item
@@ -37,9 +39,10 @@ Theory of operation
    present-after. An item with a pending delete (``False``) is already on its way
    out: it is not deleted again, and it is created if ``new`` holds it. An item with a
    pending create (``True``) is on the server with content and place we cannot know,
-   so it is deleted, and re-created if ``new`` holds it. The reference instead trusts
-   the pending create to match ``new``, and does not re-create an unchanged item
-   whose delete is pending, which loses it.
+   so it is deleted, and re-created if ``new`` holds it; so is one neither history
+   holds. The reference instead trusts the pending create to match ``new`` (creating
+   an added item twice), and does not re-create an unchanged item whose delete is
+   pending, which loses it.
 """
 
 from __future__ import annotations

@@ -329,7 +329,6 @@ def without_images(history: Sequence[RealtimeItem]) -> list[RealtimeItem]:
     return out
 
 
-@settings(max_examples=50)
 @given(histories(max_size=5, kinds=ALL_KINDS).map(without_images), st.data())
 def test_our_transport_keeps_the_property_across_resets_on_one_session(
     first: list[RealtimeItem], data: st.DataObject
