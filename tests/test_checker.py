@@ -21,6 +21,7 @@ from harness.checker import (
     check_transport_reset,
     describe_item,
     history_state_machine,
+    transport_state_machine,
     verify_reset,
 )
 from harness.errors import HistoryError, HistoryPropertyError, UsageError
@@ -364,6 +365,34 @@ def test_an_image_message_created_by_a_reset_is_settled_before_the_next_reset() 
             await checker.reset([user("a"), image])  # nothing changed: nothing to send
 
     asyncio.run(session())
+
+
+TestTransportMachine = transport_state_machine(kinds=ALL_KINDS).TestCase
+TestTransportMachine.settings = settings(TestTransportMachine.settings, stateful_step_count=10)
+
+
+def test_the_wire_checker_sends_and_deletes_like_a_client() -> None:
+    async def run() -> list[str]:
+        async with TransportChecker([user("a")]) as checker:
+            await checker.send(user("b"))
+            await checker.delete("a")
+            return [i["id"] for i in checker.server.sessions[0].conversation.items]
+
+    assert asyncio.run(run()) == ["b"]
+
+
+def test_the_wire_checker_reports_a_refused_delete() -> None:
+    async def run() -> None:
+        async with TransportChecker([user("a")]) as checker:
+            await checker.delete("ghost")
+
+    with pytest.raises(HistoryPropertyError) as info:
+        asyncio.run(run())
+    assert str(info.value).splitlines()[0] == (
+        'reset_history broke the history property: the server answered with an error: {"type":'
+        '"invalid_request_error","code":"item_delete_invalid_item_id","message":"Error deleting '
+        'item: the item with id \'ghost\' does not exist.","param":"item_id","event_id":null}'
+    )
 
 
 def test_the_wire_checker_reports_what_the_server_holds() -> None:
