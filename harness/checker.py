@@ -35,7 +35,7 @@ import itertools
 import logging
 import warnings as warnings_module
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hypothesis import strategies as st
@@ -49,7 +49,6 @@ from harness.items import (
     FunctionCallItem,
     InputAudio,
     InputImage,
-    InputText,
     McpApprovalRequestItem,
     McpCallItem,
     McpListToolsItem,
@@ -792,19 +791,8 @@ async def check_transport_reset(
         return await checker.reset(new)
 
 
-def _plain_images(history: Sequence[RealtimeItem]) -> list[RealtimeItem]:
-    # See transport_state_machine: image parts become text.
-    out: list[RealtimeItem] = []
-    for item in history:
-        if isinstance(item, MessageItem) and any(isinstance(p, InputImage) for p in item.content):
-            text = [InputText("image") if isinstance(p, InputImage) else p for p in item.content]
-            item = replace(item, content=tuple(text))
-        out.append(item)
-    return out
-
-
 def transport_state_machine(
-    *, kinds: Sequence[str] | None = None, max_size: int = 5, images: bool = False
+    *, kinds: Sequence[str] | None = None, max_size: int = 5
 ) -> type[RuleBasedStateMachine]:
     """A state machine that drives our transport on one real connection.
 
@@ -816,14 +804,8 @@ def transport_state_machine(
     Args:
         kinds: the :class:`~harness.strategies.ItemKind` values items are made of.
         max_size: most items in the first history.
-        images: keep ``input_image`` parts. Off by default: the transport, like the
-            reference, never settles the create of an image message (its event schema
-            has no ``input_image``), so later resets re-create it (README, known issue).
     """
     item_kinds = tuple(kinds) if kinds is not None else None
-
-    def plain(history: list[RealtimeItem]) -> list[RealtimeItem]:
-        return history if images else _plain_images(history)
 
     class TransportMachine(RuleBasedStateMachine):
         """Our transport and the simulated server, one connection for the whole run."""
@@ -833,7 +815,7 @@ def transport_state_machine(
             self.runner = asyncio.Runner()
             self.checker: TransportChecker | None = None
 
-        @initialize(history=histories(max_size=max_size, kinds=item_kinds).map(plain))
+        @initialize(history=histories(max_size=max_size, kinds=item_kinds))
         def connect(self, history: list[RealtimeItem]) -> None:
             checker = TransportChecker(history)
             self.runner.run(checker.__aenter__())
@@ -843,7 +825,7 @@ def transport_state_machine(
         def reset(self, data: st.DataObject) -> None:
             assert self.checker is not None
             edits = history_edits(old=st.just(self.checker.history), kinds=item_kinds)
-            _, new = data.draw(edits.map(lambda pair: (pair[0], plain(pair[1]))), label="edit")
+            _, new = data.draw(edits, label="edit")
             self.runner.run(self.checker.reset(new))
 
         @rule(item=items(ids=item_ids().map(lambda i: "sent_" + i)))
@@ -851,7 +833,7 @@ def transport_state_machine(
             assert self.checker is not None
             if any(i.item_id == item.item_id for i in self.checker.history):
                 return
-            self.runner.run(self.checker.send(plain([item])[0]))
+            self.runner.run(self.checker.send(item))
 
         @precondition(lambda self: self.checker is not None and bool(self.checker.history))
         @rule(data=st.data())

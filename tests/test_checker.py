@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -319,18 +318,7 @@ def test_our_transport_keeps_the_property_over_a_socket(pair: Pair) -> None:
     asyncio.run(check_transport_reset(*pair))
 
 
-def without_images(history: Sequence[RealtimeItem]) -> list[RealtimeItem]:
-    """Images become text: see the xfail below for why chains over the wire avoid them."""
-    out: list[RealtimeItem] = []
-    for item in history:
-        if isinstance(item, MessageItem) and any(isinstance(p, InputImage) for p in item.content):
-            parts = [InputText("image") if isinstance(p, InputImage) else p for p in item.content]
-            item = dataclasses.replace(item, content=tuple(parts))
-        out.append(item)
-    return out
-
-
-@given(histories(max_size=5, kinds=ALL_KINDS).map(without_images), st.data())
+@given(histories(max_size=5, kinds=ALL_KINDS), st.data())
 def test_our_transport_keeps_the_property_across_resets_on_one_session(
     first: list[RealtimeItem], data: st.DataObject
 ) -> None:
@@ -338,22 +326,12 @@ def test_our_transport_keeps_the_property_across_resets_on_one_session(
         async with TransportChecker(first) as checker:
             for _ in range(3):
                 edits = history_edits(old=st.just(checker.history), kinds=ALL_KINDS)
-                _, new = data.draw(edits.map(lambda pair: (pair[0], without_images(pair[1]))))
+                _, new = data.draw(edits)
                 await checker.reset(new)
 
     asyncio.run(session())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=HistoryPropertyError,
-    reason=(
-        "known: the transport, like the reference, parses conversation.item.added with a "
-        "content schema that has no input_image, so the echo of an image message never "
-        "settles its pending create; the next reset sees a create in flight and re-creates "
-        "the item (harness/transport.py, the reference's conversationItemContentSchema)"
-    ),
-)
 def test_an_image_message_created_by_a_reset_is_settled_before_the_next_reset() -> None:
     image = MessageItem(
         "b", "user", [InputImage("https://example.com/cat.png")], status="completed"
