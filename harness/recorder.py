@@ -10,15 +10,18 @@ each client connection the proxy:
    (status, headers, body); an unreachable upstream becomes HTTP 502 (504 on timeout) with
    the API's JSON ``error`` body shape;
 2. accepts the client with the subprotocol the upstream selected;
-3. relays every frame both ways with two pump tasks, text as text and binary as binary,
-   never reordering them; each frame is redacted and written to the cassette (one flushed
-   line) *before* it is forwarded, so the file order respects causality: a reply is never
-   written before the frame that caused it;
+3. relays every message both ways, text as text and binary as binary, never reordering
+   them; each message is redacted and its cassette line written *before* it is forwarded,
+   so the file order respects causality: a reply is never written before the frame that
+   caused it. The relay works per read, not per frame: the messages one read brought are
+   written with one ``write`` call and forwarded with one transport write, in websockets'
+   data callback, with no task switch per frame (see :class:`_Pipe`);
 4. propagates the close: the side that closes first is recorded as a ``close`` frame and
    its code and reason are passed on to the other side (a close without status stays
    without status, 1005); a connection lost without a close frame is recorded as 1006 and
    the other side's TCP connection is aborted. The echo of a close handshake is not
-   recorded: it carries no information.
+   recorded: it carries no information. A close the proxy itself sends (a text frame that
+   is not UTF-8: 1007; shutting down: 1001) is passed on to the other side, unrecorded.
 
 :class:`TransportTap` records our own :class:`~harness.transport.OpenAIRealtimeWebSocket`
 without a proxy: pass it as the transport's ``create_websocket``.
@@ -47,22 +50,26 @@ import asyncio
 import contextlib
 import datetime
 import http
+import io
 import logging
 import os
 import signal
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import CloseCode, Opcode
+from websockets.frames import Frame as WsFrame
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.typing import Data, Subprotocol
 
 from harness import _json, _net
@@ -110,6 +117,7 @@ _HOP_HEADERS = frozenset(
 _RESPONSE_HOP_HEADERS = frozenset(
     {"connection", "content-length", "transfer-encoding", "upgrade", "date", "server"}
 )
+_DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 # What the transport's default connection allows (reference: node's ws takes 100 MiB).
 _TRANSPORT_MAX_SIZE = 100 * 2**20
 
@@ -161,7 +169,13 @@ def parse_refusal(frame: Frame) -> Refusal | None:
 
 
 class _Sink:
-    """Redacts and writes frames; opens the cassette lazily, at the first connection."""
+    """Redacts frames and appends their lines; opens the cassette lazily, at the first connection.
+
+    The header goes through :class:`CassetteWriter` (which also cuts a torn tail before
+    appending); frame lines are then appended by :meth:`write_lines`, so the relay can put
+    the lines of every frame it read at once in a single ``write`` call. Lines are in the
+    writer's layout (``Frame.to_json``, compact), so readers take their fast path.
+    """
 
     def __init__(
         self,
@@ -177,7 +191,9 @@ class _Sink:
         self.by = by
         self.note = note
         self.append = append
-        self.writer: CassetteWriter | None = None
+        self.file: io.FileIO | None = None
+        # Per (side, conn): the bytes around "t" in an event line, see _event_line.
+        self._heads: dict[tuple[Side, int], tuple[bytes, bytes] | None] = {}
 
     def open(
         self,
@@ -186,10 +202,10 @@ class _Sink:
         client: str,
         headers: Iterable[tuple[str, str]] | None,
         subprotocols: Sequence[str],
-    ) -> CassetteWriter:
+    ) -> None:
         """Write the header (once) from the first connection's handshake."""
-        if self.writer is not None:
-            return self.writer
+        if self.file is not None:
+            return
         rules = self.redaction
         extra: dict[str, Any] = {"recorder": self.by}
         if headers is not None:
@@ -209,8 +225,48 @@ class _Sink:
             extra=extra,
         )
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self.writer = CassetteWriter(self.path, header, mode="a" if self.append else "w")
-        return self.writer
+        CassetteWriter(self.path, header, mode="a" if self.append else "w").close_file()
+        self.file = io.FileIO(self.path, "ab")
+
+    def write_lines(self, lines: Sequence[bytes]) -> None:
+        """Append complete lines (each ending with a newline) with one unbuffered write.
+
+        A process killed at any instant leaves every line of an earlier call readable; at
+        worst the last line of this call is torn, which the reader reports.
+        """
+        assert self.file is not None
+        data = memoryview(lines[0] if len(lines) == 1 else b"".join(lines))
+        while data:
+            written = self.file.write(data)
+            data = data[written or 0 :]
+
+    def message_line(self, side: Side, t: float, conn: int, text: bool, data: bytes) -> bytes:
+        """The redacted line of a message (``text``: a text frame's UTF-8 bytes).
+
+        Raises:
+            UnicodeDecodeError: a text frame that is not UTF-8 (the relay fails it, 1007).
+        """
+        if not text:
+            redacted = self.redaction.redact_bytes(data).value
+            return _json.dumps(Frame.of_binary(side, t, conn, redacted).to_json()) + b"\n"
+        return self._event_line(side, t, conn, self.event_of(data, strict=True))
+
+    def _event_line(self, side: Side, t: float, conn: int, event: dict[str, Any]) -> bytes:
+        # The envelope of a (side, conn) differs only in "t": its bytes before and after
+        # "t" are taken once from the writer's own encoding of a probe frame, then each line
+        # is those bytes around t, the event and "}". Same bytes as Frame.to_json, encoded.
+        key = (side, conn)
+        if key not in self._heads:
+            probe = _json.dumps(Frame.of_event(side, 0.0, conn, {}).to_json())
+            before, sep, after = probe.partition(b'"t":0.0,')
+            known = bool(sep) and after.endswith(b'"event":{}}')
+            self._heads[key] = (before + b'"t":', b"," + after[:-3]) if known else None
+        head = self._heads[key]
+        if head is None:  # a layout we do not know: the writer's encoding, whole
+            return _json.dumps(Frame.of_event(side, t, conn, event).to_json()) + b"\n"
+        return b"".join(
+            (head[0], _json.dumps(round(t, 3)), head[1], _json.dumps(event), b"}\n")
+        )
 
     def message(self, side: Side, t: float, conn: int, message: str | bytes) -> None:
         """Record one message: ``str`` is a text frame, ``bytes`` a binary frame."""
@@ -221,23 +277,29 @@ class _Sink:
 
     def text(self, side: Side, t: float, conn: int, data: str | bytes) -> None:
         """Record a text frame (given decoded or as its UTF-8 bytes)."""
-        assert self.writer is not None
-        self.writer.write(Frame.of_event(side, t, conn, self.event_of(data)))
+        self.write_lines([self._event_line(side, t, conn, self.event_of(data))])
 
     def binary(self, side: Side, t: float, conn: int, data: bytes) -> None:
         """Record a binary frame."""
-        assert self.writer is not None
-        self.writer.write(Frame.of_binary(side, t, conn, self.redaction.redact_bytes(data).value))
+        self.write_lines([self.message_line(side, t, conn, False, data)])
 
-    def event_of(self, text: str | bytes) -> dict[str, Any]:
-        """The redacted event a text frame carries."""
+    def event_of(self, text: str | bytes, *, strict: bool = False) -> dict[str, Any]:
+        """The redacted event a text frame carries.
+
+        Anything but a JSON object is kept as a ``harness.non_json_text`` event; bytes that
+        are not UTF-8 raise :class:`UnicodeDecodeError` if ``strict``, else are shown with
+        replacement characters.
+        """
         try:
             event = _json.loads(text)
         except _json.JSONDecodeError:
             event = None
         if not isinstance(event, dict):
             # The API only speaks JSON objects; keep anything else visible, never dropped.
-            shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
+            if isinstance(text, str):
+                shown = text
+            else:
+                shown = text.decode("utf-8", "strict" if strict else "replace")
             return {
                 "type": "harness.non_json_text",
                 "text": self.redaction.redact_text(shown).value,
@@ -247,24 +309,21 @@ class _Sink:
 
     def close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
         """Record a close frame (reason redacted)."""
-        assert self.writer is not None
-        self.writer.write(
-            Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
-        )
+        frame = Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
+        self.write_lines([_json.dumps(frame.to_json()) + b"\n"])
 
     def refusal(self, conn: int, t: float, status: int, phrase: str, body: bytes | str) -> None:
         """Record a refused handshake (body redacted)."""
-        assert self.writer is not None
         text = body if isinstance(body, str) else body.decode("utf-8", "replace")
         refusal = Refusal(status, phrase, self.redaction.redact_text(text).value)
-        self.writer.write(refusal_frame(conn, t, refusal))
+        self.write_lines([_json.dumps(refusal_frame(conn, t, refusal).to_json()) + b"\n"])
 
     def finish(self, default_path: str, default_query: Iterable[tuple[str, str]]) -> None:
         """Close the file; a cassette nobody connected to still gets its header."""
-        if self.writer is None and not self.append:
+        if self.file is None and not self.append:
             self.open(default_path, default_query, "", None, ())
-        if self.writer is not None:
-            self.writer.close_file()
+        if self.file is not None:
+            self.file.close()
 
 
 # -- the proxy ------------------------------------------------------------------------------
@@ -276,10 +335,217 @@ class _Session:
 
     conn: int
     t0: float
-    upstream: ClientConnection
+    upstream: _RelayedClientConnection
     record: bool = True
     closed: bool = False
-    """Set by the pump that saw the first close; the other pump only winds down."""
+    """Set by the watcher that saw the first close; after it, frames are not recorded."""
+    failed: asyncio.Future[BaseException] | None = None
+    """Resolved with the exception when recording fails (the relay cannot raise)."""
+    pipes: tuple[_Pipe, ...] = ()
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def fail(self, exc: BaseException) -> None:
+        """Stop relaying and wake the connection's handler with ``exc``."""
+        for pipe in self.pipes:
+            pipe.stopped = True
+        if self.failed is not None and not self.failed.done():
+            self.failed.set_result(exc)
+
+
+class _Relayed(Connection):
+    """A websockets connection whose data frames go to a :class:`_Pipe`, not to ``recv()``.
+
+    websockets still parses every frame, answers pings and runs the closing handshake;
+    only the delivery of data frames changes (``process_event``, websockets' own hook for
+    its subclasses). Until a pipe is attached, data frames wait in ``early`` and reading
+    pauses, so at most one read's worth of frames waits.
+    """
+
+    pipe: _Pipe | None = None
+    """The pipe that carries what this connection receives."""
+    feeder: _Pipe | None = None
+    """The pipe that writes to this connection."""
+    early: list[WsFrame] | None = None
+    write_paused: bool = False
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, WsFrame) and event.opcode in _DATA_OPCODES:
+            if self.pipe is not None:
+                self.pipe.take(event)
+            else:
+                if self.early is None:
+                    self.early = []
+                self.early.append(event)
+                self.transport.pause_reading()
+        else:
+            super().process_event(event)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # parses; every data frame goes to process_event
+        if self.pipe is not None:
+            self.pipe.flush()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.write_paused = True
+        if self.feeder is not None:
+            self.feeder.update_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.write_paused = False
+        if self.feeder is not None:
+            self.feeder.update_reading()
+
+
+class _RelayedServerConnection(_Relayed, ServerConnection):
+    """The proxy's side of a client's connection."""
+
+
+class _RelayedClientConnection(_Relayed, ClientConnection):
+    """The proxy's connection to the upstream."""
+
+
+class _Pipe:
+    """One direction of a relayed connection: messages from ``source`` to ``sink``.
+
+    Theory of operation (all of it runs in the source's ``data_received`` callback, so
+    nothing else runs in between and no task switch is paid per frame):
+
+    1. websockets parses what one read brought; each data frame reaches :meth:`take`,
+       which reassembles fragmented messages and queues each whole message, in order.
+    2. :meth:`flush` then redacts and builds the cassette line of every queued message
+       and appends them all with one ``write`` call, *before* any of them is forwarded:
+       a process killed at any instant leaves every forwarded frame's line complete, and
+       the file never shows a reply before the frame that caused it (a reply can only
+       come after the frame was forwarded, hence after its line was written).
+    3. The messages are then handed, in order, text as text and binary as binary, to the
+       sink's sans-I/O protocol, which frames them (masking them towards the upstream),
+       and the frames go out in one transport write.
+    4. Flow control: while the sink's transport is over its high-water mark, reading
+       from the source pauses (``pause_writing``/``resume_writing``, asyncio's own
+       signals), so memory stays bounded however fast one side sends.
+    5. Closes are not relayed here: websockets runs each side's closing handshake, and
+       the proxy's watcher (``RecordingProxy._watch``) records and propagates the close
+       once a side is closed, as before. A message for a sink that is no longer open is
+       dropped (its side is closing); it is still recorded until a close is recorded.
+    6. A text message that is not UTF-8 fails its source with 1007, as websockets does;
+       a failure to record (disk full, ...) stops both pipes and closes both sides with
+       1011 through the handler.
+    """
+
+    def __init__(
+        self,
+        sink_file: _Sink,
+        session: _Session,
+        side: Side,
+        source: _Relayed,
+        sink: _Relayed,
+    ) -> None:
+        self.cassette = sink_file
+        self.session = session
+        self.side = side
+        self.source = source
+        self.sink = sink
+        self.queue: list[tuple[bool, bytes]] = []
+        self.fragments: list[bytes] = []
+        self.fragments_text = False
+        self.stopped = False
+
+    def attach(self) -> None:
+        """Take over the source's data frames: first those that came early, then all."""
+        self.source.pipe = self
+        self.sink.feeder = self
+        early, self.source.early = self.source.early or [], None
+        for frame in early:
+            self.take(frame)
+        self.flush()
+        self.update_reading()
+
+    def take(self, frame: WsFrame) -> None:
+        """Queue the message a data frame completes (fragments wait for the last one)."""
+        if frame.opcode is Opcode.CONT:
+            self.fragments.append(bytes(frame.data))
+            if not frame.fin:
+                return
+            data = b"".join(self.fragments)
+            self.fragments = []
+            self.queue.append((self.fragments_text, data))
+        elif not frame.fin:
+            self.fragments = [bytes(frame.data)]
+            self.fragments_text = frame.opcode is Opcode.TEXT
+        else:
+            self.queue.append((frame.opcode is Opcode.TEXT, bytes(frame.data)))
+
+    def flush(self) -> None:
+        """Record, then forward, every queued message (see the class docstring)."""
+        queue = self.queue
+        if not queue:
+            return
+        self.queue = []
+        if self.stopped:
+            return
+        session = self.session
+        ready = len(queue)
+        invalid: UnicodeDecodeError | None = None
+        try:
+            if session.record and not session.closed:
+                t = self.source.loop.time() - session.t0
+                lines: list[bytes] = []
+                for index, (text, data) in enumerate(queue):
+                    try:
+                        lines.append(
+                            self.cassette.message_line(self.side, t, session.conn, text, data)
+                        )
+                    except UnicodeDecodeError as exc:
+                        ready, invalid = index, exc
+                        break
+                if lines:
+                    self.cassette.write_lines(lines)
+            else:
+                for index, (text, data) in enumerate(queue):
+                    if text:
+                        try:
+                            data.decode()
+                        except UnicodeDecodeError as exc:
+                            ready, invalid = index, exc
+                            break
+        except Exception as exc:
+            session.fail(exc)
+            return
+        self.forward(queue[:ready] if invalid is not None else queue)
+        if invalid is not None:
+            self.fail_source(invalid)
+
+    def forward(self, messages: list[tuple[bool, bytes]]) -> None:
+        """Frame the messages for the sink and write them in one go."""
+        sink = self.sink
+        protocol = sink.protocol
+        if not messages or protocol.state is not State.OPEN:
+            return  # closing: the watchers record and pass on the close
+        for text, data in messages:
+            if text:
+                protocol.send_text(data)
+            else:
+                protocol.send_binary(data)
+        # Only data frames were queued (the sink flushes its own pongs and closes as it
+        # makes them, and an open protocol queues no end of stream): one write.
+        sink.transport.write(b"".join(protocol.data_to_send()))
+
+    def fail_source(self, exc: UnicodeDecodeError) -> None:
+        """Close the source as websockets does for a text frame that is not UTF-8."""
+        self.stopped = True
+        reason = f"{exc.reason} at position {exc.start}"
+        task = self.source.loop.create_task(self.source.close(CloseCode.INVALID_DATA, reason))
+        self.session.tasks.add(task)
+        task.add_done_callback(self.session.tasks.discard)
+
+    def update_reading(self) -> None:
+        """Read from the source unless the sink's transport is full."""
+        if self.sink.write_paused:
+            self.source.transport.pause_reading()
+        else:
+            self.source.transport.resume_reading()
 
 
 class RecordingProxy:
@@ -399,6 +665,7 @@ class RecordingProxy:
             ping_interval=None,
             server_header=None,
             open_timeout=self._open_timeout + 5,
+            create_connection=_RelayedServerConnection,
         )
         sockname = next(iter(self._server.sockets)).getsockname()
         self.port = int(sockname[1])
@@ -485,10 +752,10 @@ class RecordingProxy:
         self._sessions[connection] = _Session(conn, loop.time(), upstream)
         return None
 
-    async def _open_upstream(self, target: str, request: Request) -> ClientConnection:
+    async def _open_upstream(self, target: str, request: Request) -> _RelayedClientConnection:
         offered = _net.offered_subprotocols(request)
         headers = [(k, v) for k, v in request.headers.raw_items() if k.lower() not in _HOP_HEADERS]
-        return await connect(
+        upstream = await connect(
             target,
             additional_headers=headers,
             user_agent_header=request.headers.get("User-Agent"),
@@ -497,7 +764,10 @@ class RecordingProxy:
             max_size=None,
             ping_interval=None,
             open_timeout=self._open_timeout,
+            create_connection=_RelayedClientConnection,
         )
+        assert isinstance(upstream, _RelayedClientConnection)
+        return upstream
 
     async def _open_passthrough(
         self, connection: ServerConnection, request: Request, conn: int
@@ -523,12 +793,28 @@ class RecordingProxy:
     async def _handle(self, client: ServerConnection) -> None:
         session = self._sessions[client]
         upstream = session.upstream
-        pumps = [
-            asyncio.create_task(self._pump(client, upstream, Side.CLIENT, session)),
-            asyncio.create_task(self._pump(upstream, client, Side.SERVER, session)),
-        ]
+        assert isinstance(client, _RelayedServerConnection)
+        session.failed = asyncio.get_running_loop().create_future()
+        watchers = {
+            asyncio.create_task(self._watch(client, upstream, Side.CLIENT, session)),
+            asyncio.create_task(self._watch(upstream, client, Side.SERVER, session)),
+        }
         try:
-            await asyncio.gather(*pumps)
+            # What the upstream sent before the client was accepted goes first: it cannot
+            # answer client frames, none of which had been forwarded yet.
+            session.pipes = (
+                _Pipe(self._sink, session, Side.SERVER, upstream, client),
+                _Pipe(self._sink, session, Side.CLIENT, client, upstream),
+            )
+            for pipe in session.pipes:
+                pipe.attach()
+            pending: set[asyncio.Future[Any]] = {*watchers, session.failed}
+            while pending != {session.failed}:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if session.failed in done:
+                    raise session.failed.result()
+                for task in done:
+                    task.result()
         except Exception as exc:
             self.errors.append(
                 self.redaction.redact_text(
@@ -536,32 +822,28 @@ class RecordingProxy:
                 ).value
             )
             logger.error("recording failed: %s", self.errors[-1])
-            for task in pumps:
+            session.fail(exc)
+            for task in watchers:
                 task.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
+            await asyncio.gather(*watchers, return_exceptions=True)
             await upstream.close(1011, "recorder failed")
             await client.close(1011, "recorder failed")
         finally:
             self._sessions.pop(client, None)
             await upstream.close()
+            if session.tasks:
+                await asyncio.gather(*session.tasks, return_exceptions=True)
 
-    async def _pump(
+    async def _watch(
         self,
-        source: ServerConnection | ClientConnection,
-        sink: ServerConnection | ClientConnection,
+        source: _Relayed,
+        sink: _Relayed,
         side: Side,
         session: _Session,
     ) -> None:
+        """Once ``source`` is closed, record and pass on its close if it closed first."""
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(ConnectionClosed):
-            async for message in source:
-                if session.record:
-                    self._sink.message(side, loop.time() - session.t0, session.conn, message)
-                try:
-                    await sink.send(message)
-                except ConnectionClosed:
-                    # The sink closed meanwhile: its own pump records and propagates that.
-                    return
+        await source.wait_closed()
         if session.closed:
             return  # the other side closed first; this is the echo or the aftermath
         session.closed = True
@@ -580,6 +862,11 @@ class RecordingProxy:
             if session.record:
                 self._sink.close(side, loop.time() - session.t0, session.conn, 1006, "")
             _net.abort(sink)
+        elif (sent := protocol.close_sent) is not None:
+            # The proxy closed ``source`` itself (a text frame that was not UTF-8, the
+            # server shutting down): neither side sent that close, so it is not recorded,
+            # but the other side ends the same way instead of staying open forever.
+            await _net.send_close(sink, None if sent.code == 1005 else sent.code, sent.reason)
 
 
 # -- the transport tap ----------------------------------------------------------------------
