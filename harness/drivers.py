@@ -37,7 +37,11 @@ from harness.matching import compare_events
 from harness.recorder import parse_refusal
 from harness.replay import Script
 from harness.server import FakeRealtimeServer
-from harness.transport import CreateWebSocketOptions, OpenAIRealtimeWebSocket
+from harness.transport import (
+    CreateWebSocketOptions,
+    OpenAIRealtimeWebSocket,
+    connect_arguments,
+)
 
 __all__ = [
     "DRIVERS",
@@ -106,6 +110,61 @@ def _label(message: str | bytes) -> tuple[str, str | None]:
     return kind, kind
 
 
+@dataclass(frozen=True, slots=True)
+class _Closed:
+    """The connection ended; ``code`` is the close code received (1006: none)."""
+
+    code: int
+
+
+Arrival = Callable[[], Awaitable["Data | _Closed"]]
+
+
+def _raw_arrival(ws: ClientConnection) -> Arrival:
+    async def arrival() -> Data | _Closed:
+        try:
+            return await ws.recv()
+        except ConnectionClosed:
+            rcvd = ws.protocol.close_rcvd
+            return _Closed(rcvd.code if rcvd is not None else 1006)
+
+    return arrival
+
+
+async def _await_server_frame(
+    arrival: Arrival,
+    frame: Frame,
+    conn: int,
+    emit: Emit,
+    now: Callable[[], float],
+    timeout: float,
+) -> bool:
+    """Wait for the recorded server ``frame``, showing anything unexpected on the way.
+
+    Returns False when the connection ended or nothing came in time (the rest of the
+    recorded connection cannot be played).
+    """
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                message = await arrival()
+        except TimeoutError:
+            emit(TimelineEntry(now(), conn, Side.SERVER,
+                               f"(nothing for {timeout:g} s; expected {frame.describe()})",
+                               unexpected=True))
+            return False
+        if isinstance(message, _Closed):
+            emit(TimelineEntry(now(), conn, Side.SERVER, f"close {message.code}",
+                               unexpected=frame.kind is not FrameKind.CLOSE))
+            return False
+        label, kind = _label(message)
+        expected = kind == frame.event_type if frame.event is not None else (
+            frame.kind is FrameKind.BINARY and isinstance(message, bytes))
+        emit(TimelineEntry(now(), conn, Side.SERVER, label, unexpected=not expected))
+        if expected:
+            return True
+
+
 async def _play_connection(
     ws: ClientConnection, script: Script, conn: int, emit: Emit, timeout: float
 ) -> None:
@@ -127,28 +186,8 @@ async def _play_connection(
                 await ws.send(frame.binary or b"")
             emit(TimelineEntry(now(), conn, Side.CLIENT, frame.describe()))
             continue
-        # A server frame: wait for it (skipping, and showing, anything unexpected).
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
-                    message = await ws.recv()
-            except ConnectionClosed:
-                rcvd = ws.protocol.close_rcvd
-                code = rcvd.code if rcvd is not None else 1006
-                emit(TimelineEntry(now(), conn, Side.SERVER, f"close {code}",
-                                   unexpected=frame.kind is not FrameKind.CLOSE))
-                return
-            except TimeoutError:
-                emit(TimelineEntry(now(), conn, Side.SERVER,
-                                   f"(nothing for {timeout:g} s; expected {frame.describe()})",
-                                   unexpected=True))
-                return
-            label, kind = _label(message)
-            expected = kind == frame.event_type if frame.event is not None else (
-                frame.kind is FrameKind.BINARY and isinstance(message, bytes))
-            emit(TimelineEntry(now(), conn, Side.SERVER, label, unexpected=not expected))
-            if expected:
-                break
+        if not await _await_server_frame(_raw_arrival(ws), frame, conn, emit, now, timeout):
+            return
 
 
 async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit,
@@ -176,15 +215,12 @@ async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit,
 # -- our transport ----------------------------------------------------------------------------
 
 
-_CLOSED = object()
-
-
 @dataclass(slots=True)
 class _Wire:
     """What the transport's connection saw: server arrivals in order, client frames sent."""
 
     server_times: list[float]
-    arrivals: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    arrivals: asyncio.Queue[Data | _Closed] = field(default_factory=asyncio.Queue)
     received: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)
     consumed: int = 0
@@ -218,7 +254,7 @@ class _DriverConnection(ClientConnection):
             message: Data = await super().recv()
         except ConnectionClosed:
             rcvd = self.protocol.close_rcvd
-            self._wire.arrivals.put_nowait((_CLOSED, rcvd.code if rcvd is not None else 1006))
+            self._wire.arrivals.put_nowait(_Closed(rcvd.code if rcvd is not None else 1006))
             raise
         # Counted before the transport dispatches it, so its clock reads this frame's time;
         # the driver wakes only after the (synchronous) dispatch is over.
@@ -259,12 +295,9 @@ async def _transport_connection(
         return time.monotonic() - opened
 
     async def create_websocket(options: CreateWebSocketOptions) -> ClientConnection:
-        headers = dict(options.headers)
         ws = await connect(
             options.url,
-            additional_headers={k: v for k, v in headers.items() if k != "User-Agent"},
-            user_agent_header=headers.get("User-Agent"),
-            max_size=None,
+            **{**connect_arguments(options.headers), "max_size": None},
             open_timeout=timeout,
             create_connection=_DriverConnection,
         )
@@ -322,25 +355,8 @@ async def _play_transport(
             label = frame.describe() + ("  (sent by the transport itself)" if already else "")
             emit(TimelineEntry(now(), conn, Side.CLIENT, label))
             continue
-        while True:  # a server frame: wait for it, showing anything unexpected
-            try:
-                async with asyncio.timeout(timeout):
-                    message = await wire.arrivals.get()
-            except TimeoutError:
-                emit(TimelineEntry(now(), conn, Side.SERVER,
-                                   f"(nothing for {timeout:g} s; expected {frame.describe()})",
-                                   unexpected=True))
-                return
-            if isinstance(message, tuple) and message[0] is _CLOSED:
-                emit(TimelineEntry(now(), conn, Side.SERVER, f"close {message[1]}",
-                                   unexpected=frame.kind is not FrameKind.CLOSE))
-                return
-            label, kind = _label(message)
-            expected = kind == frame.event_type if frame.event is not None else (
-                frame.kind is FrameKind.BINARY and isinstance(message, bytes))
-            emit(TimelineEntry(now(), conn, Side.SERVER, label, unexpected=not expected))
-            if expected:
-                break
+        if not await _await_server_frame(wire.arrivals.get, frame, conn, emit, now, timeout):
+            return
 
 
 def _take_sent(wire: _Wire, recorded: dict[str, Any], server: FakeRealtimeServer) -> bool:

@@ -70,6 +70,7 @@ from harness.cassette import (
     parse_frame_line,
     split_canonical,
 )
+from harness.conversation import error_event
 from harness.errors import UsageError
 from harness.matching import (
     DEFAULT_RULES,
@@ -98,7 +99,6 @@ __all__ = [
     "StreamingScript",
     "Unplayed",
     "check_event_type",
-    "error_event",
     "load_script",
     "parse_client_text",
     "prepare",
@@ -433,28 +433,6 @@ class ReplayResult:
     def ok(self) -> bool:
         """No mismatch and nothing left unplayed."""
         return not self.mismatches and self.unplayed is None
-
-
-def error_event(
-    event_id: str,
-    code: str,
-    message: str,
-    *,
-    param: str | None = None,
-    client_event_id: str | None = None,
-) -> dict[str, Any]:
-    """The API's ``error`` server event (``error.type`` ``invalid_request_error``)."""
-    return {
-        "type": "error",
-        "event_id": event_id,
-        "error": {
-            "type": "invalid_request_error",
-            "code": code,
-            "message": message,
-            "param": param,
-            "event_id": client_event_id,
-        },
-    }
 
 
 def parse_client_text(
@@ -808,8 +786,8 @@ class Replay:
                 message += f": at {d.path} expected {d.expected}, received {d.received}"
         event = error_event(
             self._next_event_id(),
-            ErrorCode.CASSETTE_MISMATCH,
-            message,
+            code=ErrorCode.CASSETTE_MISMATCH,
+            message=message,
             param=comparison.differences[0].path if comparison.differences else None,
             client_event_id=client_event_id if isinstance(client_event_id, str) else None,
         )
@@ -844,8 +822,8 @@ class Replay:
         lines.append("  the API refuses this input too: fix the client")
         event = error_event(
             self._next_event_id(),
-            malformed.code,
-            malformed.message,
+            code=malformed.code,
+            message=malformed.message,
             param=malformed.param,
             client_event_id=client_event_id if isinstance(client_event_id, str) else None,
         )

@@ -36,7 +36,7 @@ from websockets.typing import Subprotocol
 
 from harness import _json, _net
 from harness.cassette import Cassette, StrPath
-from harness.conversation import SimulatedSession
+from harness.conversation import SimulatedSession, error_event
 from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
 from harness.recorder import parse_refusal
@@ -51,7 +51,6 @@ from harness.replay import (
     ReplayResult,
     Script,
     Unplayed,
-    error_event,
     load_script,
     parse_client_text,
 )
@@ -403,7 +402,8 @@ class FakeRealtimeServer:
 
         def refuse(malformed: Malformed) -> dict[str, Any]:
             return error_event(f"event_harness{serial:04d}x{next(errors):06d}",
-                               malformed.code, malformed.message, param=malformed.param)
+                               code=malformed.code, message=malformed.message,
+                               param=malformed.param)
 
         try:
             for event in session.on_connect():

@@ -173,6 +173,7 @@ __all__ = [
     "TurnStartedEvent",
     "Usage",
     "WebSocketStatus",
+    "connect_arguments",
 ]
 
 logger = logging.getLogger("harness.transport")
@@ -1512,6 +1513,23 @@ CreateWebSocket: TypeAlias = Callable[[CreateWebSocketOptions], Awaitable[Client
 Clock: TypeAlias = Callable[[], float]
 
 
+def connect_arguments(headers: Mapping[str, str]) -> dict[str, Any]:
+    """The keyword arguments the default connection passes to websockets' ``connect``.
+
+    For a ``create_websocket`` that wants to open the connection as the transport does
+    (the recorder's tap, the replay driver): pass ``options.headers``, then add your own
+    (``create_connection=...``).
+    """
+    return {
+        "additional_headers": {k: v for k, v in headers.items() if k != "User-Agent"},
+        "user_agent_header": headers.get("User-Agent"),
+        # The reference (node's ws) consults no proxy settings and takes frames up to
+        # 100 MiB.
+        "proxy": None,
+        "max_size": 100 * 2**20,
+    }
+
+
 def _redact_url(url: str) -> str:
     """The URL without its query (it could carry a secret someone put there)."""
     try:
@@ -1874,17 +1892,8 @@ class OpenAIRealtimeWebSocket:
             raise attempt.cancellation_error
 
     async def _open_default(self, url: str, headers: Mapping[str, str]) -> ClientConnection:
-        extra = {k: v for k, v in headers.items() if k != "User-Agent"}
         try:
-            return await _ws_connect(
-                url,
-                additional_headers=extra,
-                user_agent_header=headers["User-Agent"],
-                # The reference (node's ws) consults no proxy settings and takes frames
-                # up to 100 MiB.
-                proxy=None,
-                max_size=100 * 2**20,
-            )
+            return await _ws_connect(url, **connect_arguments(headers))
         except Exception as exc:
             raise TransportError(
                 f"WebSocket connection to {_redact_url(url)} failed: {exc}"
