@@ -117,6 +117,7 @@ def _parse_path(name: str, path: str) -> tuple[_Step, ...]:
     return tuple(steps)
 
 
+_CONTAINERS = (dict, list)
 # Characters that stand for themselves in a regular expression (outside a class).
 _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -361,9 +362,7 @@ class RedactionRules:
         if self._paths:
             # A path of two steps or more reaches through a top-level object or array; an
             # event without one (an audio delta, most server events) cannot match it.
-            nested = not isinstance(event, dict) or any(
-                isinstance(item, dict | list) for item in event.values()
-            )
+            nested = not isinstance(event, dict) or _has_container(event)
             for rule in self._paths:
                 if len(rule._steps) > 1 and not nested:
                     continue
@@ -373,7 +372,8 @@ class RedactionRules:
         if self._patterns:
             names: list[str] = []
             value = self._redact_strings(value, names)
-            fired.extend(rule.name for rule in self._patterns if rule.name in names)
+            if names:
+                fired.extend(rule.name for rule in self._patterns if rule.name in names)
         return Redacted(value, tuple(fired))
 
     def _redact_strings(self, value: Any, fired: list[str]) -> Any:
@@ -385,7 +385,7 @@ class RedactionRules:
                 new_key = self._scrub(key, fired) if isinstance(key, str) else key
                 if isinstance(item, str):
                     new_item = self._scrub(item, fired)
-                elif isinstance(item, dict | list):
+                elif isinstance(item, _CONTAINERS):
                     new_item = self._redact_strings(item, fired)
                 else:
                     new_item = item
@@ -463,6 +463,13 @@ class RedactionRules:
                 fired.extend(result.fired)
             out.append((name, value))
         return Redacted(out, _unique(fired))
+
+
+def _has_container(event: dict[str, Any]) -> bool:
+    for item in event.values():  # a loop, not any(): this runs for every recorded event
+        if isinstance(item, _CONTAINERS):
+            return True
+    return False
 
 
 def _keep_scheme(value: str, replacement: str) -> str:
