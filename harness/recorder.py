@@ -348,6 +348,7 @@ class _Session:
         """Stop relaying and wake the connection's handler with ``exc``."""
         for pipe in self.pipes:
             pipe.stopped = True
+            pipe.update_reading()  # what is read now is dropped: keep reading the closes
         if self.failed is not None and not self.failed.done():
             self.failed.set_result(exc)
 
@@ -393,6 +394,14 @@ class _Relayed(Connection):
 
     def resume_writing(self) -> None:
         super().resume_writing()
+        self.write_paused = False
+        if self.feeder is not None:
+            self.feeder.update_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        # asyncio does not resume writing on a lost connection: resume the feeder's
+        # source, or it would never read the close that ends it.
         self.write_paused = False
         if self.feeder is not None:
             self.feeder.update_reading()
@@ -535,14 +544,15 @@ class _Pipe:
     def fail_source(self, exc: UnicodeDecodeError) -> None:
         """Close the source as websockets does for a text frame that is not UTF-8."""
         self.stopped = True
+        self.update_reading()
         reason = f"{exc.reason} at position {exc.start}"
         task = self.source.loop.create_task(self.source.close(CloseCode.INVALID_DATA, reason))
         self.session.tasks.add(task)
         task.add_done_callback(self.session.tasks.discard)
 
     def update_reading(self) -> None:
-        """Read from the source unless the sink's transport is full."""
-        if self.sink.write_paused:
+        """Read from the source unless the sink's transport is full (and we forward)."""
+        if self.sink.write_paused and not self.stopped:
             self.source.transport.pause_reading()
         else:
             self.source.transport.resume_reading()
