@@ -21,7 +21,7 @@ Printed:
 - under each throughput row, the CPU time per event of every process taking part (from
   ``/proc/PID/task/*/schedstat``; this process by ``time.process_time``), direct and proxied.
 
-Why the throughput ratio stays below 0.8 (2-CPU machine, 2026-11: 0.4-0.6 in its own
+Why the throughput ratio stays below 0.8 (2-CPU machine, 2026-11: 0.4-0.7 in its own
 process, 0.3-0.45 in the client's loop, depending on what else runs): the CPU rows say it.
 An endpoint spends ~7-9 us per 6.4 kB event (websockets frames in Python, masks in C, one
 syscall). The proxy spends ~18-20 us: it reads, sends and writes to the cassette every byte
