@@ -407,18 +407,18 @@ class ToolCallEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class TranscriptDeltaEvent:
-    """A piece of the transcript of the audio being produced."""
+class _DeltaEvent:
+    """A piece of what is being produced; the subclasses name which."""
 
     delta: str
     item_id: str
     response_id: str
-    type: ClassVar[str] = "transcript_delta"
+    type: ClassVar[str]
 
     def to_json(self) -> dict[str, Any]:
         """The reference's JSON."""
         return {
-            "type": "transcript_delta",
+            "type": self.type,
             "delta": self.delta,
             "itemId": self.item_id,
             "responseId": self.response_id,
@@ -426,22 +426,17 @@ class TranscriptDeltaEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class OutputTextDeltaEvent:
+class TranscriptDeltaEvent(_DeltaEvent):
+    """A piece of the transcript of the audio being produced."""
+
+    type: ClassVar[str] = "transcript_delta"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTextDeltaEvent(_DeltaEvent):
     """A piece of the text being produced."""
 
-    delta: str
-    item_id: str
-    response_id: str
     type: ClassVar[str] = "output_text_delta"
-
-    def to_json(self) -> dict[str, Any]:
-        """The reference's JSON."""
-        return {
-            "type": "output_text_delta",
-            "delta": self.delta,
-            "itemId": self.item_id,
-            "responseId": self.response_id,
-        }
 
 
 @dataclass(frozen=True, slots=True)
