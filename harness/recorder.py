@@ -460,6 +460,17 @@ class _Pipe:
         self.fragments: list[bytes] = []
         self.fragments_text = False
         self.stopped = False
+        self._peak_buffered = 0
+
+    @property
+    def peak_buffered(self) -> int:
+        """The most bytes this pipe ever left waiting in the sink's write buffer.
+
+        Sampled after each forward, the only moment the buffer grows. Flow control keeps
+        it under the sink's high-water mark plus what one read brought (rule 4): this is
+        the figure that shows the proxy's memory stays bounded when a reader is slow.
+        """
+        return self._peak_buffered
 
     def attach(self) -> None:
         """Take over the source's data frames: first those that came early, then all."""
@@ -539,7 +550,11 @@ class _Pipe:
                 protocol.send_binary(data)
         # Only data frames were queued (the sink flushes its own pongs and closes as it
         # makes them, and an open protocol queues no end of stream): one write.
-        sink.transport.write(b"".join(protocol.data_to_send()))
+        transport = sink.transport
+        transport.write(b"".join(protocol.data_to_send()))
+        buffered = transport.get_write_buffer_size()
+        if buffered > self._peak_buffered:
+            self._peak_buffered = buffered
 
     def fail_source(self, exc: UnicodeDecodeError) -> None:
         """Close the source as websockets does for a text frame that is not UTF-8."""
