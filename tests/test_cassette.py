@@ -19,6 +19,7 @@ from harness.cassette import (
     Header,
     Made,
     Side,
+    encode_frame,
     load_cassette,
     open_cassette,
     parse_frame_line,
@@ -294,3 +295,129 @@ def test_parse_frame_line_names_the_place() -> None:
     with pytest.raises(CassetteError) as info:
         parse_frame_line(b'{"side":"client"}', path="c.jsonl", lineno=7)
     assert str(info.value) == "c.jsonl:7: missing field 't'"
+
+
+# -- write_frames: several frames, one write ----------------------------------------------------
+
+FRAMES = (
+    Frame.of_event(Side.SERVER, 0.0004, 0, {"type": "session.created", "é": "😀\n\"q\""}),
+    Frame.of_event("client", 0.01, 0, {"type": "x", "values": [1, 2.5, -3e-7, 1e21, None]}),
+    Frame.of_binary("server", 0.25, 0, b"\xff\x00"),
+    Frame.of_binary("server", 0.25, 0, b""),
+    Frame.of_event("client", 0, 1, {}),
+    Frame.of_close("server", 1.23456, 0, 1011, "internal é"),
+    Frame.of_close("client", 0.5, 1, None),
+)
+
+
+def _syscalls_writing() -> int:
+    """How many write system calls this thread made so far (Linux)."""
+    with open("/proc/thread-self/io", "rb", buffering=0) as io:
+        fields = dict(line.split(b": ") for line in io.read().splitlines())
+    return int(fields[b"syscw"])
+
+
+@pytest.mark.parametrize("frame", FRAMES, ids=lambda f: f"{f.kind}-{f.conn}")
+def test_encode_frame_is_the_writers_line_and_splits_canonically(frame: Frame) -> None:
+    line = encode_frame(frame)
+    assert line == _json.dumps(frame.to_json())
+    split = split_canonical(line + b"\n")
+    assert split is not None
+    assert (split.side, split.t, split.conn, split.key) == (
+        frame.side, round(frame.t, 3), frame.conn, frame.kind.value
+    )
+
+
+def test_write_frames_writes_what_write_does_one_line_each(tmp_path: Path) -> None:
+    one, many = tmp_path / "one.jsonl", tmp_path / "many.jsonl"
+    with CassetteWriter(one, Header(created="c")) as w:
+        for frame in FRAMES:
+            w.write(frame)
+    with CassetteWriter(many, Header(created="c")) as w:
+        w.write_frames(frame for frame in FRAMES[:3])  # any iterable, consumed once
+        w.write_frames([])  # nothing to write: no line, no error
+        w.write_frames(FRAMES[3:])
+    assert many.read_bytes() == one.read_bytes()
+    loaded = load_cassette(many).frames
+    assert [(f.side, f.t, f.conn, f.event, f.binary, f.close_code, f.close_reason)
+            for f in loaded] == [
+        (f.side, round(f.t, 3), f.conn, f.event, f.binary, f.close_code, f.close_reason)
+        for f in FRAMES
+    ]
+
+
+@pytest.mark.skipif(
+    not Path("/proc/thread-self/io").exists(), reason="counts write syscalls through Linux /proc"
+)
+def test_write_frames_makes_one_write_call_and_the_lines_are_readable_at_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.jsonl"
+    frames = [Frame.of_event("server", i / 1000, 0, {"type": "x", "i": i}) for i in range(500)]
+    with CassetteWriter(path, Header()) as w:
+        before = _syscalls_writing()
+        w.write_frames(frames)
+        after = _syscalls_writing()
+        # Unbuffered: every line is in the file before the writer is closed.
+        assert [f.event for f in load_cassette(path).frames] == [f.event for f in frames]
+    assert after - before == 1
+
+
+def test_write_frames_refuses_time_going_backwards_and_writes_none_of_the_batch(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.jsonl"
+    with CassetteWriter(path, Header()) as w:
+        w.event("server", 1.0, 0, {"type": "a"})
+        written = path.read_bytes()
+        # Backwards against a frame written before.
+        with pytest.raises(UsageError) as info:
+            w.write_frames(
+                [Frame.of_event("server", 1.5, 1, {}), Frame.of_event("client", 0.5, 0, {})]
+            )
+        assert str(info.value) == (
+            f"{path}: frame 1 of the batch, t=0.5 on conn 0 is earlier than the previous "
+            "frame (t=1.0); cassette times are non-decreasing per connection"
+        )
+        # Backwards within the batch (other connections interleaved are fine).
+        with pytest.raises(UsageError) as info:
+            w.write_frames(
+                [
+                    Frame.of_event("server", 2.0, 0, {}),
+                    Frame.of_event("server", 0.1, 1, {}),
+                    Frame.of_event("client", 1.9996, 0, {}),  # 2.0 once rounded: fine
+                    Frame.of_event("client", 1.5, 0, {}),
+                ]
+            )
+        assert str(info.value) == (
+            f"{path}: frame 3 of the batch, t=1.5 on conn 0 is earlier than the previous "
+            "frame (t=2.0); cassette times are non-decreasing per connection"
+        )
+        assert path.read_bytes() == written, "a refused batch wrote lines"
+        # A refused batch leaves the times as they were: 1.2 follows 1.0 on conn 0.
+        w.write_frames([Frame.of_event("client", 1.2, 0, {"type": "b"})])
+        w.write(Frame.of_event("server", 0.0, 1, {"type": "c"}))
+    assert [(f.conn, f.t, f.event_type) for f in load_cassette(path).frames] == [
+        (0, 1.0, "a"), (0, 1.2, "b"), (1, 0.0, "c")
+    ]
+
+
+def test_write_frames_lines_survive_a_kill_between_batches(tmp_path: Path) -> None:
+    # A child writes batches and is killed (SIGKILL) after the last: every line loads.
+    path = tmp_path / "killed.jsonl"
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from harness.cassette import CassetteWriter, Frame, Header
+        w = CassetteWriter({str(path)!r}, Header(), fsync=True)
+        for b in range(20):
+            w.write_frames(
+                Frame.of_event("server", (b * 10 + i) / 1000, 0, {{"type": "x", "pad": "a" * 5000}})
+                for i in range(10)
+            )
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
+    assert proc.returncode == -9
+    assert [f.t for f in load_cassette(path).frames] == [n / 1000 for n in range(200)]
