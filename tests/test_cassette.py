@@ -19,6 +19,7 @@ from harness.cassette import (
     Header,
     Made,
     Side,
+    encode_event_frame,
     encode_frame,
     load_cassette,
     open_cassette,
@@ -326,6 +327,21 @@ def test_encode_frame_is_the_writers_line_and_splits_canonically(frame: Frame) -
     assert (split.side, split.t, split.conn, split.key) == (
         frame.side, round(frame.t, 3), frame.conn, frame.kind.value
     )
+
+
+def test_encode_event_frame_is_encode_frame_without_the_frame() -> None:
+    events = [f for f in FRAMES if f.event is not None]
+    assert len(events) == 3
+    for frame in events:
+        assert frame.event is not None
+        line = encode_event_frame(frame.side, frame.t, frame.conn, frame.event)
+        assert line == encode_frame(frame)
+    # Many connections: each line still names its own.
+    for conn in range(5000):
+        frame = Frame.of_event(Side.CLIENT, conn / 7, conn, {"type": "x"})
+        assert encode_event_frame(Side.CLIENT, conn / 7, conn, {"type": "x"}) == (
+            _json.dumps(frame.to_json())
+        )
 
 
 def test_write_frames_writes_what_write_does_one_line_each(tmp_path: Path) -> None:
