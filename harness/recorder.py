@@ -73,7 +73,17 @@ from websockets.protocol import Event, State
 from websockets.typing import Data, Subprotocol
 
 from harness import _json, _net
-from harness.cassette import CassetteWriter, Frame, Header, Made, Side, StrPath, open_cassette
+from harness.cassette import (
+    CassetteWriter,
+    Frame,
+    Header,
+    Made,
+    Side,
+    StrPath,
+    encode_event_frame,
+    encode_frame,
+    open_cassette,
+)
 from harness.errors import HarnessError, RedactionError, TransportError, UsageError
 from harness.modes import RecordMode
 from harness.redaction import RedactionRule, RedactionRules, RuleKind
@@ -173,8 +183,16 @@ class _Sink:
 
     The header goes through :class:`CassetteWriter` (which also cuts a torn tail before
     appending); frame lines are then appended by :meth:`write_lines`, so the relay can put
-    the lines of every frame it read at once in a single ``write`` call. Lines are in the
-    writer's layout (``Frame.to_json``, compact), so readers take their fast path.
+    the lines of every frame it read at once in a single ``write`` call. The lines are
+    encoded by :mod:`harness.cassette` (:func:`encode_event_frame`, :func:`encode_frame`),
+    the one owner of the layout, so readers take their fast path.
+
+    Why not :meth:`CassetteWriter.write_frames`, which would also check that times never go
+    backwards: it takes :class:`Frame` values, and making one per relayed message slowed
+    the proxy measurably (``bench/bench_recorder.py``, the proxy's CPU per audio event).
+    The check cannot fail here anyway: every ``t`` is the event loop's monotonic clock minus the
+    connection's origin, and each connection's frames are written in the order they are
+    timed (a refusal is its connection's only frame).
     """
 
     def __init__(
@@ -192,8 +210,6 @@ class _Sink:
         self.note = note
         self.append = append
         self.file: io.FileIO | None = None
-        # Per (side, conn): the bytes around "t" in an event line, see _event_line.
-        self._heads: dict[tuple[Side, int], tuple[bytes, bytes] | None] = {}
 
     def open(
         self,
@@ -229,13 +245,13 @@ class _Sink:
         self.file = io.FileIO(self.path, "ab")
 
     def write_lines(self, lines: Sequence[bytes]) -> None:
-        """Append complete lines (each ending with a newline) with one unbuffered write.
+        """Append lines (encoded frames, without their newlines) with one unbuffered write.
 
         A process killed at any instant leaves every line of an earlier call readable; at
         worst the last line of this call is torn, which the reader reports.
         """
         assert self.file is not None
-        data = memoryview(lines[0] if len(lines) == 1 else b"".join(lines))
+        data = memoryview(b"\n".join((*lines, b"")))
         while data:
             written = self.file.write(data)
             data = data[written or 0 :]
@@ -248,25 +264,8 @@ class _Sink:
         """
         if not text:
             redacted = self.redaction.redact_bytes(data).value
-            return _json.dumps(Frame.of_binary(side, t, conn, redacted).to_json()) + b"\n"
-        return self._event_line(side, t, conn, self.event_of(data, strict=True))
-
-    def _event_line(self, side: Side, t: float, conn: int, event: dict[str, Any]) -> bytes:
-        # The envelope of a (side, conn) differs only in "t": its bytes before and after
-        # "t" are taken once from the writer's own encoding of a probe frame, then each line
-        # is those bytes around t, the event and "}". Same bytes as Frame.to_json, encoded.
-        key = (side, conn)
-        if key not in self._heads:
-            probe = _json.dumps(Frame.of_event(side, 0.0, conn, {}).to_json())
-            before, sep, after = probe.partition(b'"t":0.0,')
-            known = bool(sep) and after.endswith(b'"event":{}}')
-            self._heads[key] = (before + b'"t":', b"," + after[:-3]) if known else None
-        head = self._heads[key]
-        if head is None:  # a layout we do not know: the writer's encoding, whole
-            return _json.dumps(Frame.of_event(side, t, conn, event).to_json()) + b"\n"
-        return b"".join(
-            (head[0], _json.dumps(round(t, 3)), head[1], _json.dumps(event), b"}\n")
-        )
+            return encode_frame(Frame.of_binary(side, t, conn, redacted))
+        return encode_event_frame(side, t, conn, self.event_of(data, strict=True))
 
     def message(self, side: Side, t: float, conn: int, message: str | bytes) -> None:
         """Record one message: ``str`` is a text frame, ``bytes`` a binary frame."""
@@ -277,7 +276,7 @@ class _Sink:
 
     def text(self, side: Side, t: float, conn: int, data: str | bytes) -> None:
         """Record a text frame (given decoded or as its UTF-8 bytes)."""
-        self.write_lines([self._event_line(side, t, conn, self.event_of(data))])
+        self.write_lines([encode_event_frame(side, t, conn, self.event_of(data))])
 
     def binary(self, side: Side, t: float, conn: int, data: bytes) -> None:
         """Record a binary frame."""
@@ -310,13 +309,13 @@ class _Sink:
     def close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
         """Record a close frame (reason redacted)."""
         frame = Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
-        self.write_lines([_json.dumps(frame.to_json()) + b"\n"])
+        self.write_lines([encode_frame(frame)])
 
     def refusal(self, conn: int, t: float, status: int, phrase: str, body: bytes | str) -> None:
         """Record a refused handshake (body redacted)."""
         text = body if isinstance(body, str) else body.decode("utf-8", "replace")
         refusal = Refusal(status, phrase, self.redaction.redact_text(text).value)
-        self.write_lines([_json.dumps(refusal_frame(conn, t, refusal).to_json()) + b"\n"])
+        self.write_lines([encode_frame(refusal_frame(conn, t, refusal))])
 
     def finish(self, default_path: str, default_query: Iterable[tuple[str, str]]) -> None:
         """Close the file; a cassette nobody connected to still gets its header."""
