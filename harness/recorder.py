@@ -58,7 +58,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -87,9 +87,7 @@ from harness.cassette import (
 from harness.errors import HarnessError, RedactionError, TransportError, UsageError
 from harness.modes import RecordMode
 from harness.redaction import RedactionRule, RedactionRules, RuleKind
-
-if TYPE_CHECKING:  # only a type: the recorder does not need the transport loaded
-    from harness.transport import CreateWebSocketOptions
+from harness.transport import CreateWebSocketOptions, connect_arguments
 
 __all__ = [
     "DEFAULT_UPSTREAM",
@@ -128,8 +126,6 @@ _RESPONSE_HOP_HEADERS = frozenset(
     {"connection", "content-length", "transfer-encoding", "upgrade", "date", "server"}
 )
 _DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
-# What the transport's default connection allows (reference: node's ws takes 100 MiB).
-_TRANSPORT_MAX_SIZE = 100 * 2**20
 
 logger = logging.getLogger("harness.recorder")
 
@@ -1026,13 +1022,9 @@ class TransportTap:
         started = loop.time()
         shown = _redact_url(options.url, self.redaction)
         try:
+            # Opened as the transport's default connection is, only recorded.
             ws = await connect(
-                options.url,
-                additional_headers={k: v for k, v in headers.items() if k != "User-Agent"},
-                user_agent_header=headers.get("User-Agent"),
-                proxy=None,
-                max_size=_TRANSPORT_MAX_SIZE,
-                create_connection=_TappedConnection,
+                options.url, **connect_arguments(headers), create_connection=_TappedConnection
             )
         except InvalidStatus as exc:
             response = exc.response
