@@ -66,25 +66,37 @@ def make_cassette(path: Path, frames: int) -> Path:
         return path
     started = time.monotonic()
     noise = os.urandom(1 << 20)
-    header = Header(made=Made.SYNTHESIZED, query={"model": "gpt-realtime"},
-                    client="bench/bench_server.py", note="benchmark input; not committed")
+    header = Header(
+        made=Made.SYNTHESIZED,
+        query={"model": "gpt-realtime"},
+        client="bench/bench_server.py",
+        note="benchmark input; not committed",
+    )
     with CassetteWriter(path, header) as writer:
         writer.event("client", 0.0, 0, {"type": "response.create", "event_id": "evt_bench"})
         for i in range(frames):
             start = (i * 7919) % (len(noise) - DELTA_BYTES)
-            writer.event("server", 0.001 + i * 0.000_05, 0, {
-                "type": "response.output_audio.delta",
-                "event_id": f"event_{i:021d}",
-                "response_id": "resp_bench0000000000000",
-                "item_id": "item_bench0000000000000",
-                "output_index": 0,
-                "content_index": 0,
-                "delta": base64.b64encode(noise[start:start + DELTA_BYTES]).decode("ascii"),
-            })
+            writer.event(
+                "server",
+                0.001 + i * 0.000_05,
+                0,
+                {
+                    "type": "response.output_audio.delta",
+                    "event_id": f"event_{i:021d}",
+                    "response_id": "resp_bench0000000000000",
+                    "item_id": "item_bench0000000000000",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": base64.b64encode(noise[start : start + DELTA_BYTES]).decode("ascii"),
+                },
+            )
     stamp.write_text(params)
     size = path.stat().st_size / 1e6
-    print(f"  generated {path.relative_to(ROOT)}: {frames} frames, {size:.0f} MB "
-          f"in {time.monotonic() - started:.1f} s", flush=True)
+    print(
+        f"  generated {path.relative_to(ROOT)}: {frames} frames, {size:.0f} MB "
+        f"in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
     return path
 
 
@@ -104,7 +116,11 @@ async def _client(url: str, frames: int) -> None:
 async def run_client(url: str, frames: int) -> float:
     """Run the client in its own process; return its elapsed seconds."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--client", url, str(frames),
+        sys.executable,
+        __file__,
+        "--client",
+        url,
+        str(frames),
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
@@ -134,7 +150,7 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
     async def batched_handler(ws: ServerConnection) -> None:
         await ws.recv()
         for i in range(0, len(payloads), 64):
-            await send_messages(ws, [(data, True) for data in payloads[i:i + 64]])
+            await send_messages(ws, [(data, True) for data in payloads[i : i + 64]])
         await ws.wait_closed()
 
     raw = await serve(raw_handler, "127.0.0.1", 0, compression=None, max_size=None)
@@ -144,31 +160,44 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
     streamed = FakeRealtimeServer(path, preload_limit=0)  # streamed whatever the file size
     preloaded = FakeRealtimeServer(path, preload_limit=1 << 40)
     results: dict[str, list[float]] = {
-        "raw": [], "raw/batched": [], "fake/streamed": [], "fake/preloaded": []}
+        "raw": [],
+        "raw/batched": [],
+        "fake/streamed": [],
+        "fake/preloaded": [],
+    }
     cpu: dict[str, list[float]] = {name: [] for name in results}
     async with streamed, preloaded:
-        urls = {"raw": raw_url, "raw/batched": batched_url, "fake/streamed": streamed.url,
-                "fake/preloaded": preloaded.url}
+        urls = {
+            "raw": raw_url,
+            "raw/batched": batched_url,
+            "fake/streamed": streamed.url,
+            "fake/preloaded": preloaded.url,
+        }
         names = list(urls)
         for r in range(rounds):
             # Rotate who goes first, so a slow start of a round does not always hit the same.
-            for name in names[r % len(names):] + names[: r % len(names)]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 cpu_before = time.process_time()  # this process runs only the servers
                 elapsed = await run_client(urls[name], frames)
                 cpu[name].append((time.process_time() - cpu_before) / frames * 1e6)
                 results[name].append(frames / elapsed)
-                print(f"  round {r + 1}: {name:<15} {frames / elapsed:>10,.0f} frames/s",
-                      flush=True)
+                print(
+                    f"  round {r + 1}: {name:<15} {frames / elapsed:>10,.0f} frames/s", flush=True
+                )
     for server in (raw, batched):
         server.close()
         await server.wait_closed()
     streamed.verdict()
     preloaded.verdict()
     print()
-    print(f"throughput, {frames:,} audio deltas of 4 KB, {rounds} interleaved rounds "
-          "(the machine is shared: rounds vary; compare within a round):")
-    print(f"  {'':<15} {'median':>10} {'best':>10}   ratio to raw: median of the "
-          "per-round ratios (best / best)")
+    print(
+        f"throughput, {frames:,} audio deltas of 4 KB, {rounds} interleaved rounds "
+        "(the machine is shared: rounds vary; compare within a round):"
+    )
+    print(
+        f"  {'':<15} {'median':>10} {'best':>10}   ratio to raw: median of the "
+        "per-round ratios (best / best)"
+    )
     for name, rates in results.items():
         line = f"  {name:<15} {statistics.median(rates):>10,.0f} {max(rates):>10,.0f}"
         if name != "raw":
@@ -216,8 +245,9 @@ async def _serve_once(path: str) -> None:
 async def peak_rss(path: Path) -> None:
     with open(path, "rb") as file:
         frames = sum(1 for _ in file) - 2  # the header and the client's response.create
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(path)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     started = time.perf_counter()
@@ -231,11 +261,15 @@ async def peak_rss(path: Path) -> None:
     size_mb = path.stat().st_size / 1e6
     peak_mb = report["peak_kb"] / 1024
     print()
-    print(f"peak RSS replaying a {size_mb:.0f} MB cassette ({frames:,} frames, "
-          f"{frames / elapsed:,.0f} frames/s):")
-    print(f"  server process: {peak_mb:.1f} MB peak (idle before opening it: "
-          f"{report['idle_kb'] / 1024:.1f} MB)   target < 100 MB: "
-          f"{'met' if peak_mb < 100 else 'NOT met'}")
+    print(
+        f"peak RSS replaying a {size_mb:.0f} MB cassette ({frames:,} frames, "
+        f"{frames / elapsed:,.0f} frames/s):"
+    )
+    print(
+        f"  server process: {peak_mb:.1f} MB peak (idle before opening it: "
+        f"{report['idle_kb'] / 1024:.1f} MB)   target < 100 MB: "
+        f"{'met' if peak_mb < 100 else 'NOT met'}"
+    )
 
 
 def main() -> None:
@@ -256,8 +290,9 @@ def main() -> None:
     rounds = args.rounds
     print("bench_server: FakeRealtimeServer replay vs a raw websockets server", flush=True)
     audio = make_cassette(BENCH_DIR / f"audio_{frames // 1000}k.jsonl", frames)
-    large = make_cassette(BENCH_DIR / ("big_500mb.jsonl" if not args.quick else "big_quick.jsonl"),
-                          big)
+    large = make_cassette(
+        BENCH_DIR / ("big_500mb.jsonl" if not args.quick else "big_quick.jsonl"), big
+    )
     asyncio.run(throughput(audio, frames, rounds))
     asyncio.run(peak_rss(large))
 

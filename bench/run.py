@@ -21,8 +21,10 @@ def main() -> int:
         print(f"=== {script.name} ===", flush=True)
         started = time.monotonic()
         status = subprocess.call([sys.executable, str(script), *sys.argv[1:]])
-        print(f"=== {script.name}: exit {status} in {time.monotonic() - started:.0f} s ===\n",
-              flush=True)
+        print(
+            f"=== {script.name}: exit {status} in {time.monotonic() - started:.0f} s ===\n",
+            flush=True,
+        )
         if status != 0:
             failed.append(script.name)
     if failed:

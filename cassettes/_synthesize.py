@@ -87,9 +87,15 @@ class Session:
 # -- shapes -------------------------------------------------------------------------------------
 
 
-def session_object(s: Session, *, modalities: list[str], instructions: str,
-                   tools: list[Event] | None = None, turn_detection: Event | None = None,
-                   voice: str = "marin") -> Event:
+def session_object(
+    s: Session,
+    *,
+    modalities: list[str],
+    instructions: str,
+    tools: list[Event] | None = None,
+    turn_detection: Event | None = None,
+    voice: str = "marin",
+) -> Event:
     return {
         "type": "realtime",
         "object": "realtime.session",
@@ -146,29 +152,47 @@ def start(s: Session, *, update: Event, session_after: Event) -> None:
     """
     if not hasattr(s, "sess_id"):
         _with_ids(s)
-    created = session_object(s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS,
-                             turn_detection=SERVER_VAD)
+    created = session_object(
+        s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS, turn_detection=SERVER_VAD
+    )
     s.server({"type": "session.created", "session": created}, dt=0.0)
     full = OpenAIRealtimeWebSocket(model=MODEL).build_session_payload(update)
     s.client({"type": "session.update", "session": full}, dt=0.001, event_id=False)
     s.client({"type": "session.update", "session": TRACING_UPDATE}, dt=0.001, event_id=False)
     s.server({"type": "session.updated", "session": session_after}, dt=0.09)
-    s.server({"type": "session.updated",
-              "session": {**copy.deepcopy(session_after), "tracing": "auto"}}, dt=0.03)
+    s.server(
+        {"type": "session.updated", "session": {**copy.deepcopy(session_after), "tracing": "auto"}},
+        dt=0.03,
+    )
 
 
 def user_text(s: Session, text: str) -> str:
     item_id = s.id("item")
-    item = {"id": item_id, "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": text}]}
+    item = {
+        "id": item_id,
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}],
+    }
     s.client({"type": "conversation.item.create", "item": item}, dt=0.05)
-    added = {"id": item_id, "type": "message", "status": "completed", "role": "user",
-             "content": [{"type": "input_text", "text": text}]}
+    added = {
+        "id": item_id,
+        "type": "message",
+        "status": "completed",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}],
+    }
     previous = getattr(s, "last_item", None)
-    s.server({"type": "conversation.item.added", "previous_item_id": previous, "item": added},
-             dt=0.06)
-    s.server({"type": "conversation.item.done", "previous_item_id": previous,
-              "item": copy.deepcopy(added)})
+    s.server(
+        {"type": "conversation.item.added", "previous_item_id": previous, "item": added}, dt=0.06
+    )
+    s.server(
+        {
+            "type": "conversation.item.done",
+            "previous_item_id": previous,
+            "item": copy.deepcopy(added),
+        }
+    )
     s.last_item = item_id  # type: ignore[attr-defined]
     return item_id
 
@@ -189,9 +213,16 @@ def usage(text_in: int, audio_in: int, text_out: int, audio_out: int) -> Event:
     }
 
 
-def response_obj(s: Session, resp_id: str, *, status: str, modalities: list[str],
-                 output: list[Event] | None = None, usage_: Event | None = None,
-                 status_details: Event | None = None) -> Event:
+def response_obj(
+    s: Session,
+    resp_id: str,
+    *,
+    status: str,
+    modalities: list[str],
+    output: list[Event] | None = None,
+    usage_: Event | None = None,
+    status_details: Event | None = None,
+) -> Event:
     return {
         "object": "realtime.response",
         "id": resp_id,
@@ -208,10 +239,20 @@ def response_obj(s: Session, resp_id: str, *, status: str, modalities: list[str]
 
 
 def rate_limits(s: Session, used: int) -> None:
-    s.server({"type": "rate_limits.updated", "rate_limits": [
-        {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
-        {"name": "tokens", "limit": 40000, "remaining": 40000 - used, "reset_seconds": 0.63},
-    ]})
+    s.server(
+        {
+            "type": "rate_limits.updated",
+            "rate_limits": [
+                {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
+                {
+                    "name": "tokens",
+                    "limit": 40000,
+                    "remaining": 40000 - used,
+                    "reset_seconds": 0.63,
+                },
+            ],
+        }
+    )
 
 
 def chunks(text: str, size: int) -> list[str]:
@@ -245,49 +286,141 @@ def assistant_text_response(s: Session, text: str, *, tokens_in: int) -> None:
     s.client({"type": "response.create"}, dt=0.003)
     resp_id = s.id("resp")
     item_id = s.id("item")
-    s.server({"type": "response.created",
-              "response": response_obj(s, resp_id, status="in_progress", modalities=["text"])},
-             dt=0.08)
+    s.server(
+        {
+            "type": "response.created",
+            "response": response_obj(s, resp_id, status="in_progress", modalities=["text"]),
+        },
+        dt=0.08,
+    )
     rate_limits(s, tokens_in)
-    in_progress = {"id": item_id, "type": "message", "status": "in_progress",
-                   "role": "assistant", "content": []}
-    s.server({"type": "response.output_item.added", "response_id": resp_id, "output_index": 0,
-              "item": in_progress}, dt=0.21)
-    s.server({"type": "conversation.item.added", "previous_item_id": s.last_item,  # type: ignore[attr-defined]
-              "item": copy.deepcopy(in_progress)})
-    s.server({"type": "response.content_part.added", "response_id": resp_id, "item_id": item_id,
-              "output_index": 0, "content_index": 0, "part": {"type": "text", "text": ""}})
+    in_progress = {
+        "id": item_id,
+        "type": "message",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": [],
+    }
+    s.server(
+        {
+            "type": "response.output_item.added",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": in_progress,
+        },
+        dt=0.21,
+    )
+    s.server(
+        {
+            "type": "conversation.item.added",
+            "previous_item_id": s.last_item,  # type: ignore[attr-defined]
+            "item": copy.deepcopy(in_progress),
+        }
+    )
+    s.server(
+        {
+            "type": "response.content_part.added",
+            "response_id": resp_id,
+            "item_id": item_id,
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "text", "text": ""},
+        }
+    )
     for piece in chunks(text, 6):
-        s.server({"type": "response.output_text.delta", "response_id": resp_id,
-                  "item_id": item_id, "output_index": 0, "content_index": 0, "delta": piece},
-                 dt=0.03)
-    s.server({"type": "response.output_text.done", "response_id": resp_id, "item_id": item_id,
-              "output_index": 0, "content_index": 0, "text": text}, dt=0.01)
-    s.server({"type": "response.content_part.done", "response_id": resp_id, "item_id": item_id,
-              "output_index": 0, "content_index": 0, "part": {"type": "text", "text": text}})
-    done_item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant",
-                 "content": [{"type": "output_text", "text": text}]}
-    s.server({"type": "response.output_item.done", "response_id": resp_id, "output_index": 0,
-              "item": done_item})
-    s.server({"type": "conversation.item.done", "previous_item_id": s.last_item,  # type: ignore[attr-defined]
-              "item": copy.deepcopy(done_item)})
+        s.server(
+            {
+                "type": "response.output_text.delta",
+                "response_id": resp_id,
+                "item_id": item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "delta": piece,
+            },
+            dt=0.03,
+        )
+    s.server(
+        {
+            "type": "response.output_text.done",
+            "response_id": resp_id,
+            "item_id": item_id,
+            "output_index": 0,
+            "content_index": 0,
+            "text": text,
+        },
+        dt=0.01,
+    )
+    s.server(
+        {
+            "type": "response.content_part.done",
+            "response_id": resp_id,
+            "item_id": item_id,
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "text", "text": text},
+        }
+    )
+    done_item = {
+        "id": item_id,
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text}],
+    }
+    s.server(
+        {
+            "type": "response.output_item.done",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": done_item,
+        }
+    )
+    s.server(
+        {
+            "type": "conversation.item.done",
+            "previous_item_id": s.last_item,  # type: ignore[attr-defined]
+            "item": copy.deepcopy(done_item),
+        }
+    )
     out_tokens = max(1, len(text) // 4)
-    s.server({"type": "response.done", "response": response_obj(
-        s, resp_id, status="completed", modalities=["text"], output=[done_item],
-        usage_=usage(tokens_in, 0, out_tokens, 0))}, dt=0.02)
+    s.server(
+        {
+            "type": "response.done",
+            "response": response_obj(
+                s,
+                resp_id,
+                status="completed",
+                modalities=["text"],
+                output=[done_item],
+                usage_=usage(tokens_in, 0, out_tokens, 0),
+            ),
+        },
+        dt=0.02,
+    )
     s.last_item = item_id  # type: ignore[attr-defined]
 
 
 def text_session_update(s: Session, instructions: str, tools: list[Event] | None = None) -> None:
-    update: Event = {"type": "realtime", "instructions": instructions,
-                     "output_modalities": ["text"]}
+    update: Event = {
+        "type": "realtime",
+        "instructions": instructions,
+        "output_modalities": ["text"],
+    }
     if tools:
         update["tools"] = tools
     if not hasattr(s, "sess_id"):
         _with_ids(s)
-    start(s, update=update, session_after=session_object(
-        s, modalities=["text"], instructions=instructions, tools=tools,
-        turn_detection=SERVER_VAD))
+    start(
+        s,
+        update=update,
+        session_after=session_object(
+            s,
+            modalities=["text"],
+            instructions=instructions,
+            tools=tools,
+            turn_detection=SERVER_VAD,
+        ),
+    )
 
 
 def _with_ids(s: Session) -> Session:
@@ -312,62 +445,148 @@ def audio_turn() -> Session:
     s = Session("audio_turn", 2)
     _with_ids(s)
     instructions = "You are a friendly voice assistant. Keep answers short."
-    update = {"type": "realtime", "instructions": instructions, "output_modalities": ["audio"],
-              "audio": {"input": {"turn_detection": None},
-                        "output": {"voice": "marin"}}}
-    start(s, update=update, session_after=session_object(
-        s, modalities=["audio"], instructions=instructions, turn_detection=None))
+    update = {
+        "type": "realtime",
+        "instructions": instructions,
+        "output_modalities": ["audio"],
+        "audio": {"input": {"turn_detection": None}, "output": {"voice": "marin"}},
+    }
+    start(
+        s,
+        update=update,
+        session_after=session_object(
+            s, modalities=["audio"], instructions=instructions, turn_detection=None
+        ),
+    )
     # The user's question as three 100 ms chunks, then a manual commit.
     for i in range(3):
-        s.client({"type": "input_audio_buffer.append",
-                  "audio": b64(pcm16(0.1, 220.0, phase=2400 * i))}, dt=0.1)
+        s.client(
+            {"type": "input_audio_buffer.append", "audio": b64(pcm16(0.1, 220.0, phase=2400 * i))},
+            dt=0.1,
+        )
     s.client({"type": "input_audio_buffer.commit"}, dt=0.01)
     user_item = s.id("item")
-    s.server({"type": "input_audio_buffer.committed", "previous_item_id": None,
-              "item_id": user_item}, dt=0.05)
-    user = {"id": user_item, "type": "message", "status": "completed", "role": "user",
-            "content": [{"type": "input_audio", "transcript": None}]}
+    s.server(
+        {"type": "input_audio_buffer.committed", "previous_item_id": None, "item_id": user_item},
+        dt=0.05,
+    )
+    user = {
+        "id": user_item,
+        "type": "message",
+        "status": "completed",
+        "role": "user",
+        "content": [{"type": "input_audio", "transcript": None}],
+    }
     s.server({"type": "conversation.item.added", "previous_item_id": None, "item": user})
-    s.server({"type": "conversation.item.done", "previous_item_id": None,
-              "item": copy.deepcopy(user)})
+    s.server(
+        {"type": "conversation.item.done", "previous_item_id": None, "item": copy.deepcopy(user)}
+    )
     s.last_item = user_item  # type: ignore[attr-defined]
     s.client({"type": "response.create"}, dt=0.003)
     resp_id, item_id = s.id("resp"), s.id("item")
-    s.server({"type": "response.created", "response": response_obj(
-        s, resp_id, status="in_progress", modalities=["audio"])}, dt=0.08)
+    s.server(
+        {
+            "type": "response.created",
+            "response": response_obj(s, resp_id, status="in_progress", modalities=["audio"]),
+        },
+        dt=0.08,
+    )
     rate_limits(s, 310)
-    in_progress = {"id": item_id, "type": "message", "status": "in_progress",
-                   "role": "assistant", "content": []}
-    s.server({"type": "response.output_item.added", "response_id": resp_id, "output_index": 0,
-              "item": in_progress}, dt=0.2)
-    s.server({"type": "conversation.item.added", "previous_item_id": user_item,
-              "item": copy.deepcopy(in_progress)})
-    s.server({"type": "response.content_part.added", "response_id": resp_id, "item_id": item_id,
-              "output_index": 0, "content_index": 0,
-              "part": {"type": "audio", "transcript": ""}})
+    in_progress = {
+        "id": item_id,
+        "type": "message",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": [],
+    }
+    s.server(
+        {
+            "type": "response.output_item.added",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": in_progress,
+        },
+        dt=0.2,
+    )
+    s.server(
+        {
+            "type": "conversation.item.added",
+            "previous_item_id": user_item,
+            "item": copy.deepcopy(in_progress),
+        }
+    )
+    s.server(
+        {
+            "type": "response.content_part.added",
+            "response_id": resp_id,
+            "item_id": item_id,
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "audio", "transcript": ""},
+        }
+    )
     transcript = "Sure! It's sunny and mild today."
     pieces = chunks(transcript, 5)
     where = {"response_id": resp_id, "item_id": item_id, "output_index": 0, "content_index": 0}
     for i in range(8):
         if i < len(pieces):
-            s.server({"type": "response.output_audio_transcript.delta", **where,
-                      "delta": pieces[i]}, dt=0.01)
-        s.server({"type": "response.output_audio.delta", **where,
-                  "delta": b64(pcm16(0.05, 440.0, phase=1200 * i))}, dt=0.04)
+            s.server(
+                {"type": "response.output_audio_transcript.delta", **where, "delta": pieces[i]},
+                dt=0.01,
+            )
+        s.server(
+            {
+                "type": "response.output_audio.delta",
+                **where,
+                "delta": b64(pcm16(0.05, 440.0, phase=1200 * i)),
+            },
+            dt=0.04,
+        )
     s.server({"type": "response.output_audio.done", **where}, dt=0.01)
-    s.server({"type": "response.output_audio_transcript.done", **where,
-              "transcript": transcript})
-    s.server({"type": "response.content_part.done", **where,
-              "part": {"type": "audio", "transcript": transcript}})
-    done_item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant",
-                 "content": [{"type": "output_audio", "transcript": transcript}]}
-    s.server({"type": "response.output_item.done", "response_id": resp_id, "output_index": 0,
-              "item": done_item})
-    s.server({"type": "conversation.item.done", "previous_item_id": user_item,
-              "item": copy.deepcopy(done_item)})
-    s.server({"type": "response.done", "response": response_obj(
-        s, resp_id, status="completed", modalities=["audio"], output=[done_item],
-        usage_=usage(118, 30, 12, 40))}, dt=0.02)
+    s.server({"type": "response.output_audio_transcript.done", **where, "transcript": transcript})
+    s.server(
+        {
+            "type": "response.content_part.done",
+            **where,
+            "part": {"type": "audio", "transcript": transcript},
+        }
+    )
+    done_item = {
+        "id": item_id,
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_audio", "transcript": transcript}],
+    }
+    s.server(
+        {
+            "type": "response.output_item.done",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": done_item,
+        }
+    )
+    s.server(
+        {
+            "type": "conversation.item.done",
+            "previous_item_id": user_item,
+            "item": copy.deepcopy(done_item),
+        }
+    )
+    s.server(
+        {
+            "type": "response.done",
+            "response": response_obj(
+                s,
+                resp_id,
+                status="completed",
+                modalities=["audio"],
+                output=[done_item],
+                usage_=usage(118, 30, 12, 40),
+            ),
+        },
+        dt=0.02,
+    )
     s.close(Side.CLIENT, 1000, "")
     return s
 
@@ -391,44 +610,119 @@ def function_call() -> Session:
     user_text(s, "What's the weather in Paris?")
     s.client({"type": "response.create"}, dt=0.003)
     resp_id, item_id, call_id = s.id("resp"), s.id("item"), s.id("call")
-    s.server({"type": "response.created", "response": response_obj(
-        s, resp_id, status="in_progress", modalities=["text"])}, dt=0.08)
+    s.server(
+        {
+            "type": "response.created",
+            "response": response_obj(s, resp_id, status="in_progress", modalities=["text"]),
+        },
+        dt=0.08,
+    )
     rate_limits(s, 201)
-    in_progress = {"id": item_id, "type": "function_call", "status": "in_progress",
-                   "name": "get_weather", "call_id": call_id, "arguments": ""}
-    s.server({"type": "response.output_item.added", "response_id": resp_id, "output_index": 0,
-              "item": in_progress}, dt=0.3)
-    s.server({"type": "conversation.item.added", "previous_item_id": s.last_item,  # type: ignore[attr-defined]
-              "item": copy.deepcopy(in_progress)})
+    in_progress = {
+        "id": item_id,
+        "type": "function_call",
+        "status": "in_progress",
+        "name": "get_weather",
+        "call_id": call_id,
+        "arguments": "",
+    }
+    s.server(
+        {
+            "type": "response.output_item.added",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": in_progress,
+        },
+        dt=0.3,
+    )
+    s.server(
+        {
+            "type": "conversation.item.added",
+            "previous_item_id": s.last_item,  # type: ignore[attr-defined]
+            "item": copy.deepcopy(in_progress),
+        }
+    )
     arguments = '{"city":"Paris"}'
     for piece in ('{"city"', ':"Par', 'is"}'):
-        s.server({"type": "response.function_call_arguments.delta", "response_id": resp_id,
-                  "item_id": item_id, "output_index": 0, "call_id": call_id, "delta": piece},
-                 dt=0.02)
-    s.server({"type": "response.function_call_arguments.done", "response_id": resp_id,
-              "item_id": item_id, "output_index": 0, "call_id": call_id, "name": "get_weather",
-              "arguments": arguments})
+        s.server(
+            {
+                "type": "response.function_call_arguments.delta",
+                "response_id": resp_id,
+                "item_id": item_id,
+                "output_index": 0,
+                "call_id": call_id,
+                "delta": piece,
+            },
+            dt=0.02,
+        )
+    s.server(
+        {
+            "type": "response.function_call_arguments.done",
+            "response_id": resp_id,
+            "item_id": item_id,
+            "output_index": 0,
+            "call_id": call_id,
+            "name": "get_weather",
+            "arguments": arguments,
+        }
+    )
     done_item = {**in_progress, "status": "completed", "arguments": arguments}
-    s.server({"type": "response.output_item.done", "response_id": resp_id, "output_index": 0,
-              "item": done_item})
-    s.server({"type": "conversation.item.done", "previous_item_id": s.last_item,  # type: ignore[attr-defined]
-              "item": copy.deepcopy(done_item)})
-    s.server({"type": "response.done", "response": response_obj(
-        s, resp_id, status="completed", modalities=["text"], output=[done_item],
-        usage_=usage(201, 0, 17, 0))}, dt=0.02)
+    s.server(
+        {
+            "type": "response.output_item.done",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": done_item,
+        }
+    )
+    s.server(
+        {
+            "type": "conversation.item.done",
+            "previous_item_id": s.last_item,  # type: ignore[attr-defined]
+            "item": copy.deepcopy(done_item),
+        }
+    )
+    s.server(
+        {
+            "type": "response.done",
+            "response": response_obj(
+                s,
+                resp_id,
+                status="completed",
+                modalities=["text"],
+                output=[done_item],
+                usage_=usage(201, 0, 17, 0),
+            ),
+        },
+        dt=0.02,
+    )
     s.last_item = item_id  # type: ignore[attr-defined]
     # The client runs the tool and sends its output, then asks for the answer.
     output_id = s.id("item")
     output = json.dumps({"city": "Paris", "temperature_c": 18, "conditions": "sunny"})
-    s.client({"type": "conversation.item.create", "item": {
-        "id": output_id, "type": "function_call_output", "call_id": call_id, "output": output}},
-        dt=0.15)
-    added = {"id": output_id, "type": "function_call_output", "call_id": call_id,
-             "output": output}
-    s.server({"type": "conversation.item.added", "previous_item_id": item_id, "item": added},
-             dt=0.05)
-    s.server({"type": "conversation.item.done", "previous_item_id": item_id,
-              "item": copy.deepcopy(added)})
+    s.client(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "id": output_id,
+                "type": "function_call_output",
+                "call_id": call_id,
+                "output": output,
+            },
+        },
+        dt=0.15,
+    )
+    added = {"id": output_id, "type": "function_call_output", "call_id": call_id, "output": output}
+    s.server(
+        {"type": "conversation.item.added", "previous_item_id": item_id, "item": added}, dt=0.05
+    )
+    s.server(
+        {
+            "type": "conversation.item.done",
+            "previous_item_id": item_id,
+            "item": copy.deepcopy(added),
+        }
+    )
     s.last_item = output_id  # type: ignore[attr-defined]
     assistant_text_response(s, "It's 18°C and sunny in Paris right now.", tokens_in=236)
     s.close(Side.CLIENT, 1000, "")
@@ -439,81 +733,174 @@ def interruption() -> Session:
     s = Session("interruption", 4)
     _with_ids(s)
     instructions = "You are a friendly voice assistant."
-    start(s, update={"type": "realtime", "instructions": instructions,
-                     "output_modalities": ["audio"]},
-          session_after=session_object(s, modalities=["audio"], instructions=instructions,
-                                       turn_detection=SERVER_VAD))
+    start(
+        s,
+        update={"type": "realtime", "instructions": instructions, "output_modalities": ["audio"]},
+        session_after=session_object(
+            s, modalities=["audio"], instructions=instructions, turn_detection=SERVER_VAD
+        ),
+    )
     user_text(s, "Tell me a long story about a lighthouse.")
     s.client({"type": "response.create"}, dt=0.003)
     resp_id, item_id = s.id("resp"), s.id("item")
-    s.server({"type": "response.created", "response": response_obj(
-        s, resp_id, status="in_progress", modalities=["audio"])}, dt=0.08)
-    in_progress = {"id": item_id, "type": "message", "status": "in_progress",
-                   "role": "assistant", "content": []}
-    s.server({"type": "response.output_item.added", "response_id": resp_id, "output_index": 0,
-              "item": in_progress}, dt=0.2)
-    s.server({"type": "conversation.item.added", "previous_item_id": s.last_item,  # type: ignore[attr-defined]
-              "item": copy.deepcopy(in_progress)})
-    s.server({"type": "response.content_part.added", "response_id": resp_id, "item_id": item_id,
-              "output_index": 0, "content_index": 0,
-              "part": {"type": "audio", "transcript": ""}})
+    s.server(
+        {
+            "type": "response.created",
+            "response": response_obj(s, resp_id, status="in_progress", modalities=["audio"]),
+        },
+        dt=0.08,
+    )
+    in_progress = {
+        "id": item_id,
+        "type": "message",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": [],
+    }
+    s.server(
+        {
+            "type": "response.output_item.added",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": in_progress,
+        },
+        dt=0.2,
+    )
+    s.server(
+        {
+            "type": "conversation.item.added",
+            "previous_item_id": s.last_item,  # type: ignore[attr-defined]
+            "item": copy.deepcopy(in_progress),
+        }
+    )
+    s.server(
+        {
+            "type": "response.content_part.added",
+            "response_id": resp_id,
+            "item_id": item_id,
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "audio", "transcript": ""},
+        }
+    )
     where = {"response_id": resp_id, "item_id": item_id, "output_index": 0, "content_index": 0}
     heard = "Once upon a time, on a rocky "
     first_audio_t: float | None = None
     played_ms = 0.0
     for i, piece in enumerate(chunks(heard, 8)):
-        s.server({"type": "response.output_audio_transcript.delta", **where, "delta": piece},
-                 dt=0.01)
+        s.server(
+            {"type": "response.output_audio_transcript.delta", **where, "delta": piece}, dt=0.01
+        )
         audio = pcm16(0.05, 330.0, phase=1200 * i)
         s.server({"type": "response.output_audio.delta", **where, "delta": b64(audio)}, dt=0.04)
         first_audio_t = s.t if first_audio_t is None else first_audio_t
         played_ms += len(audio) / 2 / 24000 * 1000  # pcm16 mono at 24 kHz
     # The user talks over the assistant: the client streams microphone audio ...
     for i in range(2):
-        s.client({"type": "input_audio_buffer.append",
-                  "audio": b64(pcm16(0.05, 180.0, phase=1200 * i))}, dt=0.05)
+        s.client(
+            {"type": "input_audio_buffer.append", "audio": b64(pcm16(0.05, 180.0, phase=1200 * i))},
+            dt=0.05,
+        )
     user_item = s.id("item")
-    s.server({"type": "input_audio_buffer.speech_started", "audio_start_ms": 1320,
-              "item_id": user_item}, dt=0.02)
+    s.server(
+        {"type": "input_audio_buffer.speech_started", "audio_start_ms": 1320, "item_id": user_item},
+        dt=0.02,
+    )
     # ... the transport interrupts at once: the server cancels the response itself
     # (interrupt_response), so the client only truncates what it had not played: the time
     # since the first audio delta, at most the audio received.
     assert first_audio_t is not None
     audio_end_ms = math.floor(min((s.t - first_audio_t) * 1000, played_ms))
-    s.client({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
-              "audio_end_ms": audio_end_ms}, dt=0.002, event_id=False)
+    s.client(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": audio_end_ms,
+        },
+        dt=0.002,
+        event_id=False,
+    )
     s.server({"type": "response.output_audio.done", **where}, dt=0.01)
     s.server({"type": "response.output_audio_transcript.done", **where, "transcript": heard})
-    s.server({"type": "response.content_part.done", **where,
-              "part": {"type": "audio", "transcript": heard}})
-    done_item = {"id": item_id, "type": "message", "status": "incomplete", "role": "assistant",
-                 "content": [{"type": "output_audio", "transcript": heard}]}
-    s.server({"type": "response.output_item.done", "response_id": resp_id, "output_index": 0,
-              "item": done_item})
-    s.server({"type": "conversation.item.done", "previous_item_id": s.last_item,  # type: ignore[attr-defined]
-              "item": copy.deepcopy(done_item)})
-    s.server({"type": "response.done", "response": response_obj(
-        s, resp_id, status="cancelled", modalities=["audio"], output=[done_item],
-        status_details={"type": "cancelled", "reason": "turn_detected"},
-        usage_=usage(150, 0, 8, 52))}, dt=0.01)
-    s.server({"type": "conversation.item.truncated", "item_id": item_id, "content_index": 0,
-              "audio_end_ms": audio_end_ms}, dt=0.03)
+    s.server(
+        {
+            "type": "response.content_part.done",
+            **where,
+            "part": {"type": "audio", "transcript": heard},
+        }
+    )
+    done_item = {
+        "id": item_id,
+        "type": "message",
+        "status": "incomplete",
+        "role": "assistant",
+        "content": [{"type": "output_audio", "transcript": heard}],
+    }
+    s.server(
+        {
+            "type": "response.output_item.done",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": done_item,
+        }
+    )
+    s.server(
+        {
+            "type": "conversation.item.done",
+            "previous_item_id": s.last_item,  # type: ignore[attr-defined]
+            "item": copy.deepcopy(done_item),
+        }
+    )
+    s.server(
+        {
+            "type": "response.done",
+            "response": response_obj(
+                s,
+                resp_id,
+                status="cancelled",
+                modalities=["audio"],
+                output=[done_item],
+                status_details={"type": "cancelled", "reason": "turn_detected"},
+                usage_=usage(150, 0, 8, 52),
+            ),
+        },
+        dt=0.01,
+    )
+    s.server(
+        {
+            "type": "conversation.item.truncated",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": audio_end_ms,
+        },
+        dt=0.03,
+    )
     # The transport fetches the truncated item back.
     s.client({"type": "conversation.item.retrieve", "item_id": item_id}, event_id=False)
     truncated = copy.deepcopy(done_item)
     truncated["content"][0]["transcript"] = heard
     s.server({"type": "conversation.item.retrieved", "item": truncated}, dt=0.03)
-    s.client({"type": "input_audio_buffer.append", "audio": b64(pcm16(0.05, 180.0, 2400))},
-             dt=0.02)
-    s.server({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 1880,
-              "item_id": user_item}, dt=0.2)
-    s.server({"type": "input_audio_buffer.committed", "previous_item_id": item_id,
-              "item_id": user_item}, dt=0.01)
-    user = {"id": user_item, "type": "message", "status": "completed", "role": "user",
-            "content": [{"type": "input_audio", "transcript": None}]}
+    s.client({"type": "input_audio_buffer.append", "audio": b64(pcm16(0.05, 180.0, 2400))}, dt=0.02)
+    s.server(
+        {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 1880, "item_id": user_item},
+        dt=0.2,
+    )
+    s.server(
+        {"type": "input_audio_buffer.committed", "previous_item_id": item_id, "item_id": user_item},
+        dt=0.01,
+    )
+    user = {
+        "id": user_item,
+        "type": "message",
+        "status": "completed",
+        "role": "user",
+        "content": [{"type": "input_audio", "transcript": None}],
+    }
     s.server({"type": "conversation.item.added", "previous_item_id": item_id, "item": user})
-    s.server({"type": "conversation.item.done", "previous_item_id": item_id,
-              "item": copy.deepcopy(user)})
+    s.server(
+        {"type": "conversation.item.done", "previous_item_id": item_id, "item": copy.deepcopy(user)}
+    )
     s.close(Side.CLIENT, 1000, "")
     return s
 
@@ -521,31 +908,48 @@ def interruption() -> Session:
 def server_error() -> Session:
     s = Session("server_error", 5)
     _with_ids(s)
-    s.server({"type": "session.created", "session": session_object(
-        s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS, turn_detection=SERVER_VAD)},
-        dt=0.0)
+    s.server(
+        {
+            "type": "session.created",
+            "session": session_object(
+                s,
+                modalities=["audio"],
+                instructions=DEFAULT_INSTRUCTIONS,
+                turn_detection=SERVER_VAD,
+            ),
+        },
+        dt=0.0,
+    )
     # The transport connects with a voice the API does not have (its frames carry no
     # event_id, so the error names none) ...
     transport = OpenAIRealtimeWebSocket(model=MODEL)
     bad = transport.build_session_payload({"audio": {"output": {"voice": "nova-9"}}})
     s.client({"type": "session.update", "session": bad}, dt=0.001, event_id=False)
     s.client({"type": "session.update", "session": TRACING_UPDATE}, dt=0.001, event_id=False)
-    s.server({"type": "error", "error": {
-        "type": "invalid_request_error",
-        "code": "invalid_value",
-        "message": "Invalid value: 'nova-9'. Supported values are: 'alloy', 'ash', 'ballad', "
-                   "'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', and 'cedar'.",
-        "param": "session.audio.output.voice",
-        "event_id": None,
-    }}, dt=0.05)
-    after = session_object(s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS,
-                           turn_detection=SERVER_VAD)
+    s.server(
+        {
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "invalid_value",
+                "message": "Invalid value: 'nova-9'. Supported values are: 'alloy', 'ash', "
+                "'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', and 'cedar'.",
+                "param": "session.audio.output.voice",
+                "event_id": None,
+            },
+        },
+        dt=0.05,
+    )
+    after = session_object(
+        s, modalities=["audio"], instructions=DEFAULT_INSTRUCTIONS, turn_detection=SERVER_VAD
+    )
     s.server({"type": "session.updated", "session": {**after, "tracing": "auto"}}, dt=0.03)
     # ... and corrects it with update_session_config (again the full merged session).
     good = transport.build_session_payload({"audio": {"output": {"voice": "marin"}}})
     s.client({"type": "session.update", "session": good}, dt=0.2, event_id=False)
-    s.server({"type": "session.updated", "session": {**copy.deepcopy(after), "tracing": "auto"}},
-             dt=0.08)
+    s.server(
+        {"type": "session.updated", "session": {**copy.deepcopy(after), "tracing": "auto"}}, dt=0.08
+    )
     s.close(Side.CLIENT, 1000, "")
     return s
 
@@ -554,35 +958,76 @@ def server_close_1011() -> Session:
     s = Session("server_close_1011", 6)
     _with_ids(s)
     instructions = "You are a friendly voice assistant."
-    start(s, update={"type": "realtime", "instructions": instructions},
-          session_after=session_object(s, modalities=["audio"], instructions=instructions,
-                                       turn_detection=SERVER_VAD))
+    start(
+        s,
+        update={"type": "realtime", "instructions": instructions},
+        session_after=session_object(
+            s, modalities=["audio"], instructions=instructions, turn_detection=SERVER_VAD
+        ),
+    )
     user_text(s, "Read me today's headlines.")
     s.client({"type": "response.create"}, dt=0.003)
     resp_id, item_id = s.id("resp"), s.id("item")
-    s.server({"type": "response.created", "response": response_obj(
-        s, resp_id, status="in_progress", modalities=["audio"])}, dt=0.08)
-    in_progress = {"id": item_id, "type": "message", "status": "in_progress",
-                   "role": "assistant", "content": []}
-    s.server({"type": "response.output_item.added", "response_id": resp_id, "output_index": 0,
-              "item": in_progress}, dt=0.2)
-    s.server({"type": "response.content_part.added", "response_id": resp_id, "item_id": item_id,
-              "output_index": 0, "content_index": 0,
-              "part": {"type": "audio", "transcript": ""}})
+    s.server(
+        {
+            "type": "response.created",
+            "response": response_obj(s, resp_id, status="in_progress", modalities=["audio"]),
+        },
+        dt=0.08,
+    )
+    in_progress = {
+        "id": item_id,
+        "type": "message",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": [],
+    }
+    s.server(
+        {
+            "type": "response.output_item.added",
+            "response_id": resp_id,
+            "output_index": 0,
+            "item": in_progress,
+        },
+        dt=0.2,
+    )
+    s.server(
+        {
+            "type": "response.content_part.added",
+            "response_id": resp_id,
+            "item_id": item_id,
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "audio", "transcript": ""},
+        }
+    )
     where = {"response_id": resp_id, "item_id": item_id, "output_index": 0, "content_index": 0}
     for i, piece in enumerate(["Here are ", "today's "]):
-        s.server({"type": "response.output_audio_transcript.delta", **where, "delta": piece},
-                 dt=0.01)
-        s.server({"type": "response.output_audio.delta", **where,
-                  "delta": b64(pcm16(0.05, 262.0, phase=1200 * i))}, dt=0.04)
+        s.server(
+            {"type": "response.output_audio_transcript.delta", **where, "delta": piece}, dt=0.01
+        )
+        s.server(
+            {
+                "type": "response.output_audio.delta",
+                **where,
+                "delta": b64(pcm16(0.05, 262.0, phase=1200 * i)),
+            },
+            dt=0.04,
+        )
     # The API fails mid-response and closes the socket with 1011 (internal error).
     s.close(Side.SERVER, 1011, "Internal server error", dt=0.3)
     return s
 
 
 def main() -> None:
-    for build in (text_turn, audio_turn, function_call, interruption, server_error,
-                  server_close_1011):
+    for build in (
+        text_turn,
+        audio_turn,
+        function_call,
+        interruption,
+        server_error,
+        server_close_1011,
+    ):
         path = build().write()
         print(path.relative_to(HERE.parent))
 

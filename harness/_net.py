@@ -95,7 +95,10 @@ def request_query(request: Request) -> dict[str, str]:
 
 
 def api_error_response(
-    status: http.HTTPStatus, message: str, *, code: str | None = None,
+    status: http.HTTPStatus,
+    message: str,
+    *,
+    code: str | None = None,
     error_type: str = "invalid_request_error",
 ) -> Response:
     """An HTTP refusal whose JSON body is shaped like the API's: ``{"error": {...}}``."""
@@ -103,8 +106,11 @@ def api_error_response(
         {"error": {"message": message, "type": error_type, "param": None, "code": code}}
     )
     headers = Headers(
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-         ("Connection", "close")]
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ]
     )
     return Response(status.value, status.phrase, headers, body)
 
@@ -147,8 +153,12 @@ async def send_close(connection: Connection, code: int | None, reason: str = "")
     Codes no endpoint may put in a close frame (1005, 1006, 1015) become a close without
     status (1005), which is what a peer sees for those.
     """
-    if code in (None, CloseCode.NO_STATUS_RCVD, CloseCode.ABNORMAL_CLOSURE,
-                CloseCode.TLS_HANDSHAKE):
+    if code in (
+        None,
+        CloseCode.NO_STATUS_RCVD,
+        CloseCode.ABNORMAL_CLOSURE,
+        CloseCode.TLS_HANDSHAKE,
+    ):
         # websockets sends an empty close frame for code=None (RFC 6455 5.5.1).
         sendable: Any = None
         reason = ""
@@ -225,9 +235,7 @@ class _RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        scrubbed = _SECRET_TEXT.sub(
-            lambda m: (m.group(1) or "") + "<redacted>", message
-        )
+        scrubbed = _SECRET_TEXT.sub(lambda m: (m.group(1) or "") + "<redacted>", message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()
         return True

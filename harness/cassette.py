@@ -140,9 +140,7 @@ class Header:
         return obj
 
     @classmethod
-    def from_json(
-        cls, obj: Any, *, path: StrPath | None = None, lineno: int = 1
-    ) -> Header:
+    def from_json(cls, obj: Any, *, path: StrPath | None = None, lineno: int = 1) -> Header:
         """Build a header from the decoded first line; raise CassetteError if it is not one."""
 
         def bad(reason: str) -> CassetteError:
@@ -153,18 +151,22 @@ class Header:
         if "format" not in obj and "side" in obj:
             raise bad("frame before the header: line 1 must be the cassette header")
         if obj.get("format") != FORMAT_NAME:
-            raise bad(f"not a cassette header: format must be {FORMAT_NAME!r}, "
-                      f"got {obj.get('format')!r}")
+            raise bad(
+                f"not a cassette header: format must be {FORMAT_NAME!r}, got {obj.get('format')!r}"
+            )
         version = obj.get("version")
         if version != FORMAT_VERSION or isinstance(version, bool):
-            raise bad(f"unsupported cassette version {version!r} (this harness reads version "
-                      f"{FORMAT_VERSION})")
+            raise bad(
+                f"unsupported cassette version {version!r} (this harness reads version "
+                f"{FORMAT_VERSION})"
+            )
         made_raw = obj.get("made", Made.RECORDED.value)
         try:
             made = Made(made_raw)
         except ValueError:
-            raise bad(f"header: made must be 'recorded' or 'synthesized', got {made_raw!r}") \
-                from None
+            raise bad(
+                f"header: made must be 'recorded' or 'synthesized', got {made_raw!r}"
+            ) from None
         created = obj.get("created", "")
         if not isinstance(created, str):
             raise bad(f"header: created must be a string, got {_json_kind(created)}")
@@ -333,9 +335,7 @@ def encode_event_frame(side: Side, t: float, conn: int, event: dict[str, Any]) -
     checked (``side`` must be a :class:`Side`, ``conn`` an ``int``).
     """
     envelope = _ENVELOPES.get((side, conn, "event")) or _envelope(side, conn, "event")
-    return b"".join(
-        (envelope[0], _json.dumps(round(t, 3)), envelope[1], _json.dumps(event), b"}")
-    )
+    return b"".join((envelope[0], _json.dumps(round(t, 3)), envelope[1], _json.dumps(event), b"}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,14 +426,16 @@ def _parse_frame(obj: Any, *, path: str | None, lineno: int) -> Frame:
     if not isinstance(value, dict):
         raise bad(f"field 'close' must be an object {{code, reason}}, got {_json_kind(value)}")
     code = value.get("code")
-    if code is not None and (isinstance(code, bool) or not isinstance(code, int)
-                             or not 1000 <= code <= 4999):
+    if code is not None and (
+        isinstance(code, bool) or not isinstance(code, int) or not 1000 <= code <= 4999
+    ):
         raise bad(f"field 'close.code' must be a close code 1000..4999 or null, got {code!r}")
     reason = value.get("reason", "")
     if not isinstance(reason, str):
         raise bad(f"field 'close.reason' must be a string, got {_json_kind(reason)}")
-    return Frame(side=side, t=float(t), conn=conn, close_code=code, close_reason=reason,
-                 lineno=lineno)
+    return Frame(
+        side=side, t=float(t), conn=conn, close_code=code, close_reason=reason, lineno=lineno
+    )
 
 
 # The exact layout CassetteWriter produces: the envelope keys in this order, compact, the
@@ -475,8 +477,9 @@ def split_canonical(line: bytes) -> CanonicalLine | None:
         if end <= m.end() or line[end] != 0x7D:  # "}" closing the frame object
             return None
     side = Side.SERVER if m.group(1) == b"server" else Side.CLIENT
-    return CanonicalLine(side, float(m.group(2)), int(m.group(3)), m.group(4).decode(),
-                         line[m.end():end])
+    return CanonicalLine(
+        side, float(m.group(2)), int(m.group(3)), m.group(4).decode(), line[m.end() : end]
+    )
 
 
 def parse_frame_line(line: bytes | str, *, path: StrPath | None = None, lineno: int = 0) -> Frame:
@@ -517,8 +520,7 @@ class CassetteReader:
         except FileNotFoundError:
             raise CassetteNotFound(self.path) from None
         except IsADirectoryError:
-            raise CassetteError(self.path, None, "is a directory, not a cassette file") \
-                from None
+            raise CassetteError(self.path, None, "is a directory, not a cassette file") from None
         self._lineno = 0
         self._started = False
         self.writer_layout = True
@@ -544,7 +546,8 @@ class CassetteReader:
         except _json.JSONDecodeError as exc:
             if not complete:
                 raise CassetteError(
-                    self.path, self._lineno,
+                    self.path,
+                    self._lineno,
                     "torn last line: it ends without a newline and is not complete JSON "
                     "(the writer was probably interrupted; the frames before it are intact)",
                 ) from None
@@ -577,7 +580,8 @@ class CassetteReader:
             previous = last_t.get(frame.conn)
             if previous is not None and frame.t < previous:
                 raise CassetteError(
-                    path, self._lineno,
+                    path,
+                    self._lineno,
                     f"time goes backwards on conn {frame.conn}: t={frame.t} after t={previous}",
                 )
             last_t[frame.conn] = frame.t
@@ -595,8 +599,7 @@ class CassetteReader:
             return None  # the full path reports it properly
         if not isinstance(event, dict) or not isinstance(event.get("type", ""), str):
             return None
-        return Frame(side=split.side, t=split.t, conn=split.conn, event=event,
-                     lineno=self._lineno)
+        return Frame(side=split.side, t=split.t, conn=split.conn, event=event, lineno=self._lineno)
 
     def close(self) -> None:
         """Close the file."""
@@ -761,8 +764,12 @@ class CassetteWriter:
         self.write(Frame.of_binary(side, t, conn, data))
 
     def close(
-        self, side: Side | str | None = None, t: float | None = None, conn: int = 0,
-        code: int | None = None, reason: str = "",
+        self,
+        side: Side | str | None = None,
+        t: float | None = None,
+        conn: int = 0,
+        code: int | None = None,
+        reason: str = "",
     ) -> None:
         """Write a close frame; called with no arguments, close the file instead.
 
@@ -813,4 +820,3 @@ def _cut_torn_tail(path: str) -> None:
                 return
             pos = start
         f.truncate(0)
-

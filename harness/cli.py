@@ -40,11 +40,9 @@ from harness.server import FakeRealtimeServer
 __all__ = ["main"]
 
 
-
-
-
-async def _replay(path: str, speed: float, client: ClientKind, timeout: float, quiet: bool,
-                  out: TextIO) -> int:
+async def _replay(
+    path: str, speed: float, client: ClientKind, timeout: float, quiet: bool, out: TextIO
+) -> int:
     server = FakeRealtimeServer(path, speed=speed)
     script = server.script
     counts = {"frames": 0}
@@ -59,8 +57,7 @@ async def _replay(path: str, speed: float, client: ClientKind, timeout: float, q
         try:
             await DRIVERS[client](server, script, emit, timeout)
         except (OSError, InvalidHandshake) as exc:
-            print(f"FAIL: the {client} client could not talk to the fake server: {exc}",
-                  file=out)
+            print(f"FAIL: the {client} client could not talk to the fake server: {exc}", file=out)
             return 1
     elapsed = time.monotonic() - started
     try:
@@ -70,8 +67,11 @@ async def _replay(path: str, speed: float, client: ClientKind, timeout: float, q
         print(str(exc), file=out)
         return 1
     conns = len(script.conns)
-    print(f"PASS: {path}: {counts['frames']} frames played on {conns} "
-          f"connection{'s' if conns != 1 else ''} in {elapsed:.3f} s", file=out)
+    print(
+        f"PASS: {path}: {counts['frames']} frames played on {conns} "
+        f"connection{'s' if conns != 1 else ''} in {elapsed:.3f} s",
+        file=out,
+    )
     return 0
 
 
@@ -85,14 +85,19 @@ def _check(path: str, out: TextIO) -> int:
             for frame in reader:
                 sides[frame.side] += 1
                 conns.add(frame.conn)
-                if (frame.side is Side.SERVER and frame.event is not None
-                        and not frame.event.get("event_id")):
+                if (
+                    frame.side is Side.SERVER
+                    and frame.event is not None
+                    and not frame.event.get("event_id")
+                ):
                     no_event_id.append(frame.lineno)
         except CassetteError as exc:
             good = sum(sides.values())
             print(f"error: {exc}", file=sys.stderr)
-            print(f"({good} complete frame{'s' if good != 1 else ''} before it read fine)",
-                  file=sys.stderr)
+            print(
+                f"({good} complete frame{'s' if good != 1 else ''} before it read fine)",
+                file=sys.stderr,
+            )
             return 2
     total = sum(sides.values())
     print(
@@ -105,8 +110,11 @@ def _check(path: str, out: TextIO) -> int:
         # Valid, but real clients choke on it: the JS SDK ignores server events without an
         # event_id, and the Python SDK's validation rejects them.
         shown = ", ".join(map(str, no_event_id[:10])) + (" ..." if len(no_event_id) > 10 else "")
-        print(f"warning: {len(no_event_id)} server event(s) without an event_id (lines {shown}): "
-              "the SDKs ignore or reject such events", file=out)
+        print(
+            f"warning: {len(no_event_id)} server event(s) without an event_id (lines {shown}): "
+            "the SDKs ignore or reject such events",
+            file=out,
+        )
     return 0
 
 
@@ -127,24 +135,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     replay = commands.add_parser(
-        "replay", help="serve a cassette and drive a client through it",
+        "replay",
+        help="serve a cassette and drive a client through it",
         description="Serve CASSETTE with the fake server, drive a client through it in causal "
-                    "order, print the timeline and the verdict. Exit 0 pass, 1 mismatch, "
-                    "2 bad cassette.",
+        "order, print the timeline and the verdict. Exit 0 pass, 1 mismatch, "
+        "2 bad cassette.",
     )
     replay.add_argument("cassette", metavar="CASSETTE")
-    replay.add_argument("--speed", type=_speed, default=0.0,
-                        help="0 = as fast as causality allows (default), 1 = recorded gaps, "
-                             "else scaled")
-    replay.add_argument("--client", type=ClientKind, default=ClientKind.RAW,
-                        choices=list(ClientKind),
-                        help="the client to drive (default: raw, a plain websockets client)")
-    replay.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds to wait for each server frame (default 10)")
+    replay.add_argument(
+        "--speed",
+        type=_speed,
+        default=0.0,
+        help="0 = as fast as causality allows (default), 1 = recorded gaps, else scaled",
+    )
+    replay.add_argument(
+        "--client",
+        type=ClientKind,
+        default=ClientKind.RAW,
+        choices=list(ClientKind),
+        help="the client to drive (default: raw, a plain websockets client)",
+    )
+    replay.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for each server frame (default 10)",
+    )
     replay.add_argument("--quiet", "-q", action="store_true", help="no timeline, verdict only")
-    check = commands.add_parser("check", help="validate a cassette file",
-                                description="Validate every line of CASSETTE; print its frame "
-                                            "count, or what is wrong and where.")
+    check = commands.add_parser(
+        "check",
+        help="validate a cassette file",
+        description="Validate every line of CASSETTE; print its frame "
+        "count, or what is wrong and where.",
+    )
     check.add_argument("cassette", metavar="CASSETTE")
     add_record_arguments(
         commands.add_parser("record", help="record real sessions through a local proxy")
@@ -161,8 +184,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             return asyncio.run(run_record(args))
         if args.command == "check":
             return _check(args.cassette, stdout)
-        return asyncio.run(_replay(args.cassette, args.speed, args.client, args.timeout,
-                                   args.quiet, stdout))
+        return asyncio.run(
+            _replay(args.cassette, args.speed, args.client, args.timeout, args.quiet, stdout)
+        )
     except (CassetteError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -149,17 +149,33 @@ async def _await_server_frame(
             async with asyncio.timeout(timeout):
                 message = await arrival()
         except TimeoutError:
-            emit(TimelineEntry(now(), conn, Side.SERVER,
-                               f"(nothing for {timeout:g} s; expected {frame.describe()})",
-                               unexpected=True))
+            emit(
+                TimelineEntry(
+                    now(),
+                    conn,
+                    Side.SERVER,
+                    f"(nothing for {timeout:g} s; expected {frame.describe()})",
+                    unexpected=True,
+                )
+            )
             return False
         if isinstance(message, _Closed):
-            emit(TimelineEntry(now(), conn, Side.SERVER, f"close {message.code}",
-                               unexpected=frame.kind is not FrameKind.CLOSE))
+            emit(
+                TimelineEntry(
+                    now(),
+                    conn,
+                    Side.SERVER,
+                    f"close {message.code}",
+                    unexpected=frame.kind is not FrameKind.CLOSE,
+                )
+            )
             return False
         label, kind = _label(message)
-        expected = kind == frame.event_type if frame.event is not None else (
-            frame.kind is FrameKind.BINARY and isinstance(message, bytes))
+        expected = (
+            kind == frame.event_type
+            if frame.event is not None
+            else (frame.kind is FrameKind.BINARY and isinstance(message, bytes))
+        )
         emit(TimelineEntry(now(), conn, Side.SERVER, label, unexpected=not expected))
         if expected:
             return True
@@ -190,8 +206,7 @@ async def _play_connection(
             return
 
 
-async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit,
-                    timeout: float) -> None:
+async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit, timeout: float) -> None:
     """Drive a plain ``websockets`` client through every recorded connection, in turn."""
     for conn in script.conns:
         first = next(script.frames(conn), None)
@@ -206,8 +221,15 @@ async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit,
                 await _play_connection(ws, script, conn, emit, timeout)
         except InvalidStatus as exc:
             status = exc.response.status_code
-            emit(TimelineEntry(0.0, conn, Side.SERVER, f"handshake refused: HTTP {status}",
-                               unexpected=refusal is None or refusal.status != status))
+            emit(
+                TimelineEntry(
+                    0.0,
+                    conn,
+                    Side.SERVER,
+                    f"handshake refused: HTTP {status}",
+                    unexpected=refusal is None or refusal.status != status,
+                )
+            )
             if refusal is None:
                 raise
 
@@ -361,9 +383,10 @@ async def _play_transport(
 
 def _take_sent(wire: _Wire, recorded: dict[str, Any], server: FakeRealtimeServer) -> bool:
     """Consume the first unconsumed frame the transport sent if it matches ``recorded``."""
-    if wire.consumed < len(wire.sent) and compare_events(
-        recorded, wire.sent[wire.consumed], server.rules
-    ).ok:
+    if (
+        wire.consumed < len(wire.sent)
+        and compare_events(recorded, wire.sent[wire.consumed], server.rules).ok
+    ):
         wire.consumed += 1
         return True
     return False

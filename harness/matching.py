@@ -273,8 +273,8 @@ class _Comparer:
             if len(exp) != len(got):
                 self.add(path, f"an array of {len(exp)} items", f"an array of {len(got)} items")
             return
-        digest = isinstance(exp, str) and isinstance(got, str) and rules.is_digest(
-            self.event_type, path
+        digest = (
+            isinstance(exp, str) and isinstance(got, str) and rules.is_digest(self.event_type, path)
         )
         if digest:
             got_digest = digest_text(got)
@@ -303,8 +303,11 @@ def compare_events(
     got_type = received.get("type")
     if exp_type != got_type:
         return Comparison(
-            (Difference("$.type", format_value(exp_type), format_value(received.get(
-                "type", _MISSING))),)
+            (
+                Difference(
+                    "$.type", format_value(exp_type), format_value(received.get("type", _MISSING))
+                ),
+            )
         )
     comparer = _Comparer(rules, exp_type if isinstance(exp_type, str) else None)
     comparer.walk(expected, received, ())
@@ -318,7 +321,9 @@ def compare_binary(expected: bytes, received: bytes) -> Comparison:
     exp = "sha256:" + hashlib.sha256(expected).hexdigest()
     got = "sha256:" + hashlib.sha256(received).hexdigest()
     return Comparison(
-        (Difference("$", f"{exp[:19]}… ({len(expected)} bytes)",
-                    f"{got[:19]}… ({len(received)} bytes)"),)
+        (
+            Difference(
+                "$", f"{exp[:19]}… ({len(expected)} bytes)", f"{got[:19]}… ({len(received)} bytes)"
+            ),
+        )
     )
-

@@ -109,8 +109,9 @@ DEFAULT_LOOKAHEAD = 1024
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 _UNPLAYED_KEPT = 20
 _DIFFS_SHOWN = 5
-_WAY_OUT = ("re-record with --realtime-record-mode=once, or ignore the field "
-            "(README: Matching rules)")
+_WAY_OUT = (
+    "re-record with --realtime-record-mode=once, or ignore the field (README: Matching rules)"
+)
 
 # The GA client events (Realtime API reference, "Client events").
 CLIENT_EVENT_TYPES = frozenset(
@@ -279,7 +280,8 @@ class StreamingScript:
         # The hot line: a server event of this connection, as the writer lays it out.
         mine = re.compile(
             rb'\{"side":"server","t":(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?),"conn":'
-            + str(conn).encode() + rb',"event":'
+            + str(conn).encode()
+            + rb',"event":'
         ).match
         header_seen = False
         with open(path, "rb", buffering=1 << 20) as file:
@@ -287,16 +289,32 @@ class StreamingScript:
                 if sliceable:
                     m = mine(raw)
                     if m is not None and raw.endswith(b"}\n"):
-                        yield Prepared(Side.SERVER, float(m.group(1)), FrameKind.EVENT,
-                                       raw[m.end():-2], lineno, None, raw, path)
+                        yield Prepared(
+                            Side.SERVER,
+                            float(m.group(1)),
+                            FrameKind.EVENT,
+                            raw[m.end() : -2],
+                            lineno,
+                            None,
+                            raw,
+                            path,
+                        )
                         continue
                     split = split_canonical(raw)
                     if split is not None:
                         if split.conn != conn:
                             continue
                         if split.side is Side.SERVER and split.key == "event":
-                            yield Prepared(Side.SERVER, split.t, FrameKind.EVENT,
-                                           split.payload, lineno, None, raw, path)
+                            yield Prepared(
+                                Side.SERVER,
+                                split.t,
+                                FrameKind.EVENT,
+                                split.payload,
+                                lineno,
+                                None,
+                                raw,
+                                path,
+                            )
                             continue
                 if not raw.strip():
                     continue
@@ -451,13 +469,24 @@ def parse_client_text(
     try:
         value = _json.loads(data)
     except _json.JSONDecodeError as exc:
-        return Malformed(ErrorCode.INVALID_JSON,
-                         f"The server could not parse the event as JSON: {exc}")
+        return Malformed(
+            ErrorCode.INVALID_JSON, f"The server could not parse the event as JSON: {exc}"
+        )
     if not isinstance(value, dict):
-        kind = "array" if isinstance(value, list) else "string" if isinstance(value, str) \
-            else "null" if value is None else "boolean" if isinstance(value, bool) else "number"
-        return Malformed(ErrorCode.INVALID_JSON,
-                         f"Expected a JSON object event, got a JSON {kind}.")
+        kind = (
+            "array"
+            if isinstance(value, list)
+            else "string"
+            if isinstance(value, str)
+            else "null"
+            if value is None
+            else "boolean"
+            if isinstance(value, bool)
+            else "number"
+        )
+        return Malformed(
+            ErrorCode.INVALID_JSON, f"Expected a JSON object event, got a JSON {kind}."
+        )
     return value
 
 
@@ -753,12 +782,17 @@ class Replay:
         client_event_id = payload.get("event_id") if kind is FrameKind.EVENT else None
         if entry is None:
             comparison = Comparison()
-            first = (f"{self._where(None)}: client frame {self._received_count} "
-                     f"({received_label}) was not expected: no recorded client frame is left "
-                     f"on conn {self._conn}")
-            lines = [first, f"  received: {_preview(received)}",
-                     "  re-record with --realtime-record-mode=once, or stop sending after the "
-                     "recorded session ends"]
+            first = (
+                f"{self._where(None)}: client frame {self._received_count} "
+                f"({received_label}) was not expected: no recorded client frame is left "
+                f"on conn {self._conn}"
+            )
+            lines = [
+                first,
+                f"  received: {_preview(received)}",
+                "  re-record with --realtime-record-mode=once, or stop sending after the "
+                "recorded session ends",
+            ]
             message = first
             expected_frame = None
             ordinal = 0
@@ -772,8 +806,11 @@ class Replay:
             first = f"{self._where(expected_frame)}: client frame {ordinal} does not match ({what})"
             lines = [first]
             for diff in comparison.differences[:_DIFFS_SHOWN]:
-                lines += [f"  at {diff.path}", f"    expected: {diff.expected}",
-                          f"    received: {diff.received}"]
+                lines += [
+                    f"  at {diff.path}",
+                    f"    expected: {diff.expected}",
+                    f"    received: {diff.received}",
+                ]
             extra = len(comparison.differences) - _DIFFS_SHOWN
             if extra > 0:
                 lines.append(f"  ... and {extra} more difference{'s' if extra > 1 else ''}")
@@ -813,12 +850,15 @@ class Replay:
         entry = self._candidate((kind, payload if isinstance(payload, dict) else {}))
         expected = entry.prepared.frame if entry is not None else None
         client_event_id = payload.get("event_id") if isinstance(payload, dict) else None
-        first = (f"{self._where(expected)}: client sent malformed input "
-                 f"({malformed.code}): {malformed.message}")
+        first = (
+            f"{self._where(expected)}: client sent malformed input "
+            f"({malformed.code}): {malformed.message}"
+        )
         lines = [first, f"  received: {_preview(received)}"]
         if expected is not None:
-            lines.append(f"  expected: client frame {entry.ordinal if entry else 0} "
-                         f"({expected.describe()})")
+            lines.append(
+                f"  expected: client frame {entry.ordinal if entry else 0} ({expected.describe()})"
+            )
         lines.append("  the API refuses this input too: fix the client")
         event = error_event(
             self._next_event_id(),
@@ -845,9 +885,7 @@ class Replay:
 
     def _record(self, mismatch: Mismatch) -> None:
         self._mismatches.append(mismatch)
-        self._control.append(
-            Outgoing(OutKind.TEXT, _json.dumps(mismatch.error_event), 0.0, None)
-        )
+        self._control.append(Outgoing(OutKind.TEXT, _json.dumps(mismatch.error_event), 0.0, None))
 
     def finish(self) -> ReplayResult:
         """End the replay and report what it came to (idempotent).
@@ -894,8 +932,10 @@ class Replay:
 
     def _unplayed_report(self, count: int, kept: list[Frame], waiting: _Entry | None) -> str:
         plural = "s" if count != 1 else ""
-        lines = [f"{self._where(kept[0])}: {count} recorded frame{plural} never played on conn "
-                 f"{self._conn} (connection {self._connection})"]
+        lines = [
+            f"{self._where(kept[0])}: {count} recorded frame{plural} never played on conn "
+            f"{self._conn} (connection {self._connection})"
+        ]
         for frame in kept:
             lines.append(
                 f"  line {frame.lineno}: {frame.side} {frame.describe()} (t={frame.t:.3f})"
@@ -903,12 +943,16 @@ class Replay:
         if count > len(kept):
             lines.append(f"  ... and {count - len(kept)} more")
         if waiting is not None:
-            lines.append(f"  the replay was waiting for client frame {waiting.ordinal} "
-                         f"({waiting.prepared.frame.describe()}); drive the whole session, or "
-                         "re-record with --realtime-record-mode=once")
+            lines.append(
+                f"  the replay was waiting for client frame {waiting.ordinal} "
+                f"({waiting.prepared.frame.describe()}); drive the whole session, or "
+                "re-record with --realtime-record-mode=once"
+            )
         else:
-            lines.append("  the connection ended before the server finished: keep the client "
-                         "connected until the recorded session ends")
+            lines.append(
+                "  the connection ended before the server finished: keep the client "
+                "connected until the recorded session ends"
+            )
         return "\n".join(lines)
 
 
@@ -922,8 +966,9 @@ def _compare(expected: Frame, received: _Received, rules: MatchRules) -> Compari
     if kind is FrameKind.BINARY:
         assert expected.binary is not None
         return compare_binary(expected.binary, payload)
-    return Comparison((Difference("$.code", format_value(expected.close_code),
-                                  format_value(payload)),))
+    return Comparison(
+        (Difference("$.code", format_value(expected.close_code), format_value(payload)),)
+    )
 
 
 def _label(received: _Received) -> str:

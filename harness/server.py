@@ -277,8 +277,7 @@ class FakeRealtimeServer:
         mismatches = self.mismatches
         if mismatches:
             first = mismatches[0]
-            raise CassetteMismatch(self.report(), expected=first.expected,
-                                   received=first.received)
+            raise CassetteMismatch(self.report(), expected=first.expected, received=first.received)
         unplayed = self.unplayed
         if unplayed:
             raise UnplayedFrames(self.report(), expected=unplayed[0].frames)
@@ -305,9 +304,7 @@ class FakeRealtimeServer:
         self._results[serial] = ReplayResult((), None)
         return _net.http_response(refusal.status, refusal.reason_phrase, refusal.body)
 
-    def _select_subprotocol(
-        self, connection: ServerConnection, offered: Any
-    ) -> Subprotocol | None:
+    def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> Subprotocol | None:
         return _net.select_realtime(list(offered))
 
     # -- connections ---------------------------------------------------------------------------
@@ -401,23 +398,33 @@ class FakeRealtimeServer:
         errors = itertools.count(1)
 
         def refuse(malformed: Malformed) -> dict[str, Any]:
-            return error_event(f"event_harness{serial:04d}x{next(errors):06d}",
-                               code=malformed.code, message=malformed.message,
-                               param=malformed.param)
+            return error_event(
+                f"event_harness{serial:04d}x{next(errors):06d}",
+                code=malformed.code,
+                message=malformed.message,
+                param=malformed.param,
+            )
 
         try:
             for event in session.on_connect():
                 await ws.send(_json.dumps(event), text=True)
             async for message in ws:
                 if isinstance(message, bytes):
-                    answers = [refuse(Malformed(
-                        ErrorCode.BINARY_NOT_SUPPORTED,
-                        "Binary frames are not supported: send JSON text events.",
-                    ))]
+                    answers = [
+                        refuse(
+                            Malformed(
+                                ErrorCode.BINARY_NOT_SUPPORTED,
+                                "Binary frames are not supported: send JSON text events.",
+                            )
+                        )
+                    ]
                 else:
                     parsed = parse_client_text(message, max_bytes=self.max_frame_bytes)
-                    answers = ([refuse(parsed)] if isinstance(parsed, Malformed)
-                               else session.handle(parsed))
+                    answers = (
+                        [refuse(parsed)]
+                        if isinstance(parsed, Malformed)
+                        else session.handle(parsed)
+                    )
                 for event in answers:
                     await ws.send(_json.dumps(event), text=True)
         except ConnectionClosed:

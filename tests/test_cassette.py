@@ -165,32 +165,62 @@ def test_last_line_without_newline_but_complete_loads(tmp_path: Path) -> None:
     ("lines", "lineno", "reason"),
     [
         ([HEADER, "not json at all", CREATED], 2, "not JSON: "),
-        (['{"format": "realtime-harness-cassette", "version": 2}'], 1,
-         "unsupported cassette version 2 (this harness reads version 1)"),
-        ([HEADER, '{"side": "proxy", "t": 0, "conn": 0, "event": {}}'], 2,
-         "unknown side 'proxy' (expected 'client' or 'server')"),
+        (
+            ['{"format": "realtime-harness-cassette", "version": 2}'],
+            1,
+            "unsupported cassette version 2 (this harness reads version 1)",
+        ),
+        (
+            [HEADER, '{"side": "proxy", "t": 0, "conn": 0, "event": {}}'],
+            2,
+            "unknown side 'proxy' (expected 'client' or 'server')",
+        ),
         ([HEADER, '{"side": "server", "conn": 0, "event": {}}'], 2, "missing field 't'"),
         ([HEADER, '{"side": "server", "t": 0, "event": {}}'], 2, "missing field 'conn'"),
         ([HEADER, '{"t": 0, "conn": 0, "event": {}}'], 2, "missing field 'side'"),
-        ([HEADER, '{"side": "server", "t": 0, "conn": 0}'], 2,
-         "missing field: one of 'event', 'binary' or 'close'"),
-        ([HEADER, CREATED, '{"side": "server", "t": 0.001, "conn": 0, "event": {"type": "x"}}'],
-         3, "time goes backwards on conn 0: t=0.001 after t=0.01"),
+        (
+            [HEADER, '{"side": "server", "t": 0, "conn": 0}'],
+            2,
+            "missing field: one of 'event', 'binary' or 'close'",
+        ),
+        (
+            [HEADER, CREATED, '{"side": "server", "t": 0.001, "conn": 0, "event": {"type": "x"}}'],
+            3,
+            "time goes backwards on conn 0: t=0.001 after t=0.01",
+        ),
         ([CREATED, HEADER], 1, "frame before the header: line 1 must be the cassette header"),
-        (['{"format": "something-else", "version": 1}'], 1,
-         "not a cassette header: format must be 'realtime-harness-cassette'"),
-        ([HEADER, '{"side": "server", "t": 0, "conn": 0, "binary": "@@@"}'], 2,
-         "field 'binary' is not valid base64"),
-        ([HEADER, '{"side": "server", "t": 0, "conn": 0, "close": {"code": 99}}'], 2,
-         "field 'close.code' must be a close code 1000..4999 or null, got 99"),
-        ([HEADER, '{"side": "server", "t": -1, "conn": 0, "event": {}}'], 2,
-         "field 't' must not be negative, got -1"),
-        ([HEADER, '{"side": "server", "t": 0, "conn": 0, "event": [1]}'], 2,
-         "field 'event' must be a JSON object, got an array"),
+        (
+            ['{"format": "something-else", "version": 1}'],
+            1,
+            "not a cassette header: format must be 'realtime-harness-cassette'",
+        ),
+        (
+            [HEADER, '{"side": "server", "t": 0, "conn": 0, "binary": "@@@"}'],
+            2,
+            "field 'binary' is not valid base64",
+        ),
+        (
+            [HEADER, '{"side": "server", "t": 0, "conn": 0, "close": {"code": 99}}'],
+            2,
+            "field 'close.code' must be a close code 1000..4999 or null, got 99",
+        ),
+        (
+            [HEADER, '{"side": "server", "t": -1, "conn": 0, "event": {}}'],
+            2,
+            "field 't' must not be negative, got -1",
+        ),
+        (
+            [HEADER, '{"side": "server", "t": 0, "conn": 0, "event": [1]}'],
+            2,
+            "field 'event' must be a JSON object, got an array",
+        ),
         ([HEADER, "[1, 2]"], 2, "frame must be a JSON object, got an array"),
         ([HEADER, CREATED, HEADER], 3, "a second header: only line 1 may be the cassette header"),
-        (['{"format": "realtime-harness-cassette", "version": 1, "made": "guessed"}'], 1,
-         "header: made must be 'recorded' or 'synthesized', got 'guessed'"),
+        (
+            ['{"format": "realtime-harness-cassette", "version": 1, "made": "guessed"}'],
+            1,
+            "header: made must be 'recorded' or 'synthesized', got 'guessed'",
+        ),
     ],
 )
 def test_bad_input_names_file_line_and_reason(
@@ -282,7 +312,8 @@ def test_writer_lines_split_without_parsing_their_payload(tmp_path: Path) -> Non
 def test_a_hand_written_line_with_a_key_after_the_payload_still_reads(tmp_path: Path) -> None:
     # The fast path must not take `{...},"note":1` for the event.
     path = write(
-        tmp_path, HEADER,
+        tmp_path,
+        HEADER,
         '{"side":"server","t":0.5,"conn":0,"event":{"type":"a","event_id":"e"},"note":1}',
     )
     (frame,) = load_cassette(path).frames
@@ -290,8 +321,9 @@ def test_a_hand_written_line_with_a_key_after_the_payload_still_reads(tmp_path: 
 
 
 def test_parse_frame_line_names_the_place() -> None:
-    frame = parse_frame_line(b'{"side":"client","t":0,"conn":0,"event":{"type":"x"}}',
-                             path="c.jsonl", lineno=7)
+    frame = parse_frame_line(
+        b'{"side":"client","t":0,"conn":0,"event":{"type":"x"}}', path="c.jsonl", lineno=7
+    )
     assert (frame.event_type, frame.lineno) == ("x", 7)
     with pytest.raises(CassetteError) as info:
         parse_frame_line(b'{"side":"client"}', path="c.jsonl", lineno=7)
@@ -301,7 +333,7 @@ def test_parse_frame_line_names_the_place() -> None:
 # -- write_frames: several frames, one write ----------------------------------------------------
 
 FRAMES = (
-    Frame.of_event(Side.SERVER, 0.0004, 0, {"type": "session.created", "é": "😀\n\"q\""}),
+    Frame.of_event(Side.SERVER, 0.0004, 0, {"type": "session.created", "é": '😀\n"q"'}),
     Frame.of_event("client", 0.01, 0, {"type": "x", "values": [1, 2.5, -3e-7, 1e21, None]}),
     Frame.of_binary("server", 0.25, 0, b"\xff\x00"),
     Frame.of_binary("server", 0.25, 0, b""),
@@ -325,7 +357,10 @@ def test_encode_frame_is_the_writers_line_and_splits_canonically(frame: Frame) -
     split = split_canonical(line + b"\n")
     assert split is not None
     assert (split.side, split.t, split.conn, split.key) == (
-        frame.side, round(frame.t, 3), frame.conn, frame.kind.value
+        frame.side,
+        round(frame.t, 3),
+        frame.conn,
+        frame.kind.value,
     )
 
 
@@ -355,8 +390,9 @@ def test_write_frames_writes_what_write_does_one_line_each(tmp_path: Path) -> No
         w.write_frames(FRAMES[3:])
     assert many.read_bytes() == one.read_bytes()
     loaded = load_cassette(many).frames
-    assert [(f.side, f.t, f.conn, f.event, f.binary, f.close_code, f.close_reason)
-            for f in loaded] == [
+    assert [
+        (f.side, f.t, f.conn, f.event, f.binary, f.close_code, f.close_reason) for f in loaded
+    ] == [
         (f.side, round(f.t, 3), f.conn, f.event, f.binary, f.close_code, f.close_reason)
         for f in FRAMES
     ]
@@ -414,7 +450,9 @@ def test_write_frames_refuses_time_going_backwards_and_writes_none_of_the_batch(
         w.write_frames([Frame.of_event("client", 1.2, 0, {"type": "b"})])
         w.write(Frame.of_event("server", 0.0, 1, {"type": "c"}))
     assert [(f.conn, f.t, f.event_type) for f in load_cassette(path).frames] == [
-        (0, 1.0, "a"), (0, 1.2, "b"), (1, 0.0, "c")
+        (0, 1.0, "a"),
+        (0, 1.2, "b"),
+        (1, 0.0, "c"),
     ]
 
 

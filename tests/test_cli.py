@@ -63,9 +63,11 @@ def test_a_bad_cassette_exits_2_with_the_message_and_no_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"format": "realtime-harness-cassette", "version": 1}\n'
-                    '{"side": "server", "t": 0, "conn": 0, "event": {"type": "a"}}\n'
-                    '{"side": "sever", "t": 0, "conn": 0, "event": {"type": "b"}}\n')
+    path.write_text(
+        '{"format": "realtime-harness-cassette", "version": 1}\n'
+        '{"side": "server", "t": 0, "conn": 0, "event": {"type": "a"}}\n'
+        '{"side": "sever", "t": 0, "conn": 0, "event": {"type": "b"}}\n'
+    )
     status, text = run("replay", str(path))
     assert (status, text) == (2, "")
     err = capsys.readouterr().err
@@ -76,17 +78,21 @@ def test_check_counts_frames(capsys: pytest.CaptureFixture[str]) -> None:
     path = next(p for p in CASSETTES if p.stem == "text_turn")
     status, text = run("check", str(path))
     assert status == 0
-    assert text == (f"{path}: OK, 23 frames (5 client, 18 server) on 1 connection; "
-                    "made synthesized, model gpt-realtime\n")
+    assert text == (
+        f"{path}: OK, 23 frames (5 client, 18 server) on 1 connection; "
+        "made synthesized, model gpt-realtime\n"
+    )
 
 
 def test_check_names_the_torn_line_and_what_read_fine(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "torn.jsonl"
-    path.write_text('{"format": "realtime-harness-cassette", "version": 1}\n'
-                    '{"side": "server", "t": 0, "conn": 0, "event": {"type": "a"}}\n'
-                    '{"side": "server", "t": 0.5, "co')
+    path.write_text(
+        '{"format": "realtime-harness-cassette", "version": 1}\n'
+        '{"side": "server", "t": 0, "conn": 0, "event": {"type": "a"}}\n'
+        '{"side": "server", "t": 0.5, "co'
+    )
     status, _ = run("check", str(path))
     assert status == 2
     err = capsys.readouterr().err.splitlines()
@@ -113,8 +119,13 @@ def test_every_client_kind_has_a_driver() -> None:
 
 def test_python_dash_m_harness_runs() -> None:
     path = next(p for p in CASSETTES if p.stem == "server_error")
-    proc = subprocess.run([sys.executable, "-m", "harness", "replay", str(path), "-q"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "replay", str(path), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"PASS: {path}: 8 frames played")
 
@@ -126,8 +137,12 @@ def test_a_recorded_refusal_replays_as_a_refused_handshake(tmp_path: Path) -> No
         w.event("server", 0.0, 1, {"type": "session.created", "event_id": "e"})
     status, text = run("replay", str(path))
     assert status == 0, text
-    assert text.splitlines()[0].split(None, 4)[1:] == ["conn", "0", "server",
-                                                      "handshake refused: HTTP 401"]
+    assert text.splitlines()[0].split(None, 4)[1:] == [
+        "conn",
+        "0",
+        "server",
+        "handshake refused: HTTP 401",
+    ]
     assert "session.created" in text.splitlines()[1]
 
 

@@ -80,13 +80,16 @@ def test_audio_compares_by_digest_and_shows_it() -> None:
     assert diff.path == "$.audio"
     assert diff.expected == f"{digest_text(a['audio'])[:19]}… (8000 chars)"
     # a recording may store the digest instead of the audio
-    assert compare_events({"type": "input_audio_buffer.append", "audio": digest_text(b["audio"])},
-                          b).ok
+    assert compare_events(
+        {"type": "input_audio_buffer.append", "audio": digest_text(b["audio"])}, b
+    ).ok
 
 
 def test_redaction_placeholders_match_any_value() -> None:
-    recorded = {"type": "session.update", "session": {"key": "<redacted:openai_api_key>",
-                                                      "auth": "Bearer <redacted:bearer>"}}
+    recorded = {
+        "type": "session.update",
+        "session": {"key": "<redacted:openai_api_key>", "auth": "Bearer <redacted:bearer>"},
+    }
     received = {"type": "session.update", "session": {"key": {"any": 1}, "auth": "Bearer sk-1"}}
     assert compare_events(recorded, received).ok
     strict = MatchRules(redacted_matches_any=False)
@@ -102,8 +105,9 @@ def test_rules_are_data_and_overridable() -> None:
     assert rules.comparing("session.instructions") == DEFAULT_RULES
     scoped = DEFAULT_RULES.ignoring("response.create:session.instructions")
     assert not compare_events(recorded, received, scoped).ok
-    assert compare_events(recorded, received,
-                          DEFAULT_RULES.ignoring("session.update:$.session.instructions")).ok
+    assert compare_events(
+        recorded, received, DEFAULT_RULES.ignoring("session.update:$.session.instructions")
+    ).ok
 
 
 def test_wildcards_in_paths() -> None:

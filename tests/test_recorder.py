@@ -676,6 +676,7 @@ async def test_js_sdk_through_the_proxy_replays_the_same_frames(
 
 # -- the record command ------------------------------------------------------------------------
 
+
 async def _record_command(*args: str) -> asyncio.subprocess.Process:
     """``python -m harness record ARGS`` in a child process."""
     return await asyncio.create_subprocess_exec(

@@ -112,15 +112,22 @@ def test_an_arriving_frame_matches_the_earliest_equal_recorded_frame() -> None:
 
 
 def test_a_wrong_frame_is_a_mismatch_with_a_compiler_style_report() -> None:
-    item = {"id": "item_1", "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "What's the weather in Paris?"}]}
+    item = {
+        "id": "item_1",
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "What's the weather in Paris?"}],
+    }
     replay = replay_of(
         ev("server", 0.0, "session.created", event_id="e1"),
         ev("client", 0.1, "conversation.item.create", event_id="c1", item=item),
     )
     drain(replay)
-    wrong = {**item, "id": "item_other",
-             "content": [{"type": "input_text", "text": "What's the weather in Berlin?"}]}
+    wrong = {
+        **item,
+        "id": "item_other",
+        "content": [{"type": "input_text", "text": "What's the weather in Berlin?"}],
+    }
     send(replay, "conversation.item.create", event_id="c9", item=wrong)
     (out,) = drain(replay)
     error = _json.loads(out.data)
@@ -133,22 +140,25 @@ def test_a_wrong_frame_is_a_mismatch_with_a_compiler_style_report() -> None:
         "cassettes/x.jsonl:3: client frame 1 does not match (conversation.item.create)"
     )
     (mismatch,) = replay.mismatches
-    assert mismatch.report == "\n".join([
-        "cassettes/x.jsonl:3: client frame 1 does not match (conversation.item.create)",
-        "  at $.item.content[0].text",
-        '    expected: "What\'s the weather in Paris?"',
-        '    received: "What\'s the weather in Berlin?"',
-        "  ignored fields: event_id, item.id",
-        "  re-record with --realtime-record-mode=once, or ignore the field "
-        "(README: Matching rules)",
-    ])
+    assert mismatch.report == "\n".join(
+        [
+            "cassettes/x.jsonl:3: client frame 1 does not match (conversation.item.create)",
+            "  at $.item.content[0].text",
+            '    expected: "What\'s the weather in Paris?"',
+            '    received: "What\'s the weather in Berlin?"',
+            "  ignored fields: event_id, item.id",
+            "  re-record with --realtime-record-mode=once, or ignore the field "
+            "(README: Matching rules)",
+        ]
+    )
     assert mismatch.lineno == 3 and mismatch.client_frame == 1
     assert mismatch.error_event == error
 
 
 def test_after_a_mismatch_the_right_frame_still_plays() -> None:
-    replay = replay_of(ev("client", 0.0, "response.create"),
-                       ev("server", 0.1, "response.done", event_id="d"))
+    replay = replay_of(
+        ev("client", 0.0, "response.create"), ev("server", 0.1, "response.done", event_id="d")
+    )
     send(replay, "response.cancel")
     assert types(drain(replay)) == ["error"]
     send(replay, "response.create")
@@ -179,22 +189,29 @@ def test_a_frame_after_the_recorded_session_is_unexpected() -> None:
         ("[1, 2]", "invalid_json", "Expected a JSON object event, got a JSON array."),
         ('{"type": "no.such.event"}', "invalid_value", "Invalid value: 'no.such.event'."),
         ('{"event_id": "x"}', "missing_required_parameter", "Missing required parameter: 'type'."),
-        ('{"type": "response.create", "pad": "' + "a" * 2000 + '"}', "frame_too_large",
-         "The frame of 2038 bytes exceeds the maximum of 1000 bytes."),
+        (
+            '{"type": "response.create", "pad": "' + "a" * 2000 + '"}',
+            "frame_too_large",
+            "The frame of 2038 bytes exceeds the maximum of 1000 bytes.",
+        ),
     ],
 )
 def test_malformed_input_gets_the_api_error_and_the_replay_goes_on(
     data: str, code: str, message: str
 ) -> None:
-    replay = replay_of(ev("client", 0.0, "response.create"),
-                       ev("server", 0.1, "response.done", event_id="d"), max_frame_bytes=1000)
+    replay = replay_of(
+        ev("client", 0.0, "response.create"),
+        ev("server", 0.1, "response.done", event_id="d"),
+        max_frame_bytes=1000,
+    )
     replay.receive_text(data, 1.0)
     (out,) = drain(replay)
     error = _json.loads(out.data)["error"]
     assert (error["type"], error["code"]) == ("invalid_request_error", code)
     assert error["message"].startswith(message)
-    assert replay.mismatches[0].report.startswith(f"cassettes/x.jsonl:2: client sent malformed "
-                                                  f"input ({code}): {message}")
+    assert replay.mismatches[0].report.startswith(
+        f"cassettes/x.jsonl:2: client sent malformed input ({code}): {message}"
+    )
     send(replay, "response.create")
     assert types(drain(replay)) == ["response.done"]
 
@@ -207,8 +224,9 @@ def test_binary_from_the_client_where_none_is_recorded_is_refused() -> None:
 
 
 def test_recorded_binary_frames_play_both_ways() -> None:
-    replay = replay_of(Frame.of_binary("client", 0.0, 0, b"ping"),
-                       Frame.of_binary("server", 0.1, 0, b"pong"))
+    replay = replay_of(
+        Frame.of_binary("client", 0.0, 0, b"ping"), Frame.of_binary("server", 0.1, 0, b"pong")
+    )
     replay.receive_binary(b"ping", 1.0)
     (out,) = drain(replay)
     assert (out.kind, out.data) == (OutKind.BINARY, b"pong")
@@ -228,9 +246,7 @@ def test_a_recorded_server_close_ends_the_replay_and_the_rest_is_unplayed() -> N
     assert replay.ended
     result = replay.finish()
     assert result.unplayed is not None and result.unplayed.count == 1
-    assert result.unplayed.report.splitlines()[1] == (
-        "  line 5: server response.done (t=0.300)"
-    )
+    assert result.unplayed.report.splitlines()[1] == ("  line 5: server response.done (t=0.300)")
 
 
 def test_a_recorded_1006_is_an_abort() -> None:
@@ -240,8 +256,9 @@ def test_a_recorded_1006_is_an_abort() -> None:
 
 
 def test_a_client_close_matches_a_recorded_one_whatever_the_code() -> None:
-    replay = replay_of(ev("client", 0.0, "response.create"),
-                       Frame.of_close("client", 0.2, 0, 1000, ""))
+    replay = replay_of(
+        ev("client", 0.0, "response.create"), Frame.of_close("client", 0.2, 0, 1000, "")
+    )
     send(replay, "response.create")
     replay.receive_close(1005, 2.0)
     assert replay.finish().ok
@@ -256,20 +273,25 @@ def test_frames_never_played_are_reported() -> None:
     result = replay.finish()
     assert result.unplayed is not None
     assert result.unplayed.count == 3
-    assert result.unplayed.report == "\n".join([
-        "cassettes/x.jsonl:5: 3 recorded frames never played on conn 0 (connection 0)",
-        "  line 5: client response.create (t=0.030)",
-        "  line 6: server response.created (t=0.200)",
-        "  line 7: server response.done (t=0.500)",
-        "  the replay was waiting for client frame 2 (response.create); drive the whole "
-        "session, or re-record with --realtime-record-mode=once",
-    ])
+    assert result.unplayed.report == "\n".join(
+        [
+            "cassettes/x.jsonl:5: 3 recorded frames never played on conn 0 (connection 0)",
+            "  line 5: client response.create (t=0.030)",
+            "  line 6: server response.created (t=0.200)",
+            "  line 7: server response.done (t=0.500)",
+            "  the replay was waiting for client frame 2 (response.create); drive the whole "
+            "session, or re-record with --realtime-record-mode=once",
+        ]
+    )
     assert replay.finish() is result
 
 
 def test_lookahead_bounds_the_causal_window() -> None:
-    frames = [ev("client", 0.0, "a")] + [ev("server", 0.0, "s", event_id=str(i))
-                                         for i in range(10)] + [ev("client", 0.1, "b")]
+    frames = (
+        [ev("client", 0.0, "a")]
+        + [ev("server", 0.0, "s", event_id=str(i)) for i in range(10)]
+        + [ev("client", 0.1, "b")]
+    )
     replay = replay_of(*frames, lookahead=5)
     replay.receive_event({"type": "b"}, 1.0)
     assert len(replay.mismatches) == 1
@@ -324,8 +346,10 @@ def test_streaming_script_plays_the_same_as_a_loaded_one(tmp_path: Path) -> None
 
 
 def test_rules_reach_the_matcher() -> None:
-    frames = (ev("client", 0.0, "session.update", session={"instructions": "a"}),
-              ev("server", 0.1, "session.updated", event_id="u"))
+    frames = (
+        ev("client", 0.0, "session.update", session={"instructions": "a"}),
+        ev("server", 0.1, "session.updated", event_id="u"),
+    )
     strict = replay_of(*frames)
     send(strict, "session.update", session={"instructions": "b"})
     assert len(strict.mismatches) == 1
@@ -358,5 +382,7 @@ def test_a_hand_written_cassette_streams_through_the_full_parser(tmp_path: Path)
         '{"side":"server","t":0.6,"conn":0,"event":{"type":"b","event_id":"f"}}\n'
     )
     data = [p.data for p in StreamingScript(path).frames(0)]
-    assert [_json.loads(d) for d in data] == [{"type": "a", "event_id": "e"},
-                                              {"type": "b", "event_id": "f"}]
+    assert [_json.loads(d) for d in data] == [
+        {"type": "a", "event_id": "e"},
+        {"type": "b", "event_id": "f"},
+    ]

@@ -132,8 +132,13 @@ async def test_a_wrong_client_frame_yields_cassette_mismatch_and_a_diff() -> Non
         await open_session(ws, frames)
         create = frames[index_of(frames, "conversation.item.create")].event
         assert create is not None
-        wrong = {**create, "item": {**create["item"], "content": [
-            {"type": "input_text", "text": "What is the capital of Germany?"}]}}
+        wrong = {
+            **create,
+            "item": {
+                **create["item"],
+                "content": [{"type": "input_text", "text": "What is the capital of Germany?"}],
+            },
+        }
         await ws.send(_json.dumps_str({**wrong, "event_id": "evt_wrong"}))
         error = await recv_event(ws)
     assert error["type"] == "error"
@@ -147,15 +152,17 @@ async def test_a_wrong_client_frame_yields_cassette_mismatch_and_a_diff() -> Non
         '"What is the capital of Germany?"'
     )
     (mismatch,) = server.mismatches
-    assert mismatch.report == "\n".join([
-        f"{path}:7: client frame 3 does not match (conversation.item.create)",
-        "  at $.item.content[0].text",
-        '    expected: "What is the capital of France?"',
-        '    received: "What is the capital of Germany?"',
-        "  ignored fields: event_id, item.id",
-        "  re-record with --realtime-record-mode=once, or ignore the field "
-        "(README: Matching rules)",
-    ])
+    assert mismatch.report == "\n".join(
+        [
+            f"{path}:7: client frame 3 does not match (conversation.item.create)",
+            "  at $.item.content[0].text",
+            '    expected: "What is the capital of France?"',
+            '    received: "What is the capital of Germany?"',
+            "  ignored fields: event_id, item.id",
+            "  re-record with --realtime-record-mode=once, or ignore the field "
+            "(README: Matching rules)",
+        ]
+    )
     with pytest.raises(CassetteMismatch) as info:
         server.verdict()
     assert str(info.value).startswith(mismatch.report)
@@ -170,8 +177,18 @@ async def test_rules_can_be_overridden_per_server() -> None:
         at = index_of(frames, "conversation.item.create")
         create = frames[at].event
         assert create is not None
-        edited[at] = Frame.of_event("client", frames[at].t, 0, {**create, "item": {
-            **create["item"], "content": [{"type": "input_text", "text": "something else"}]}})
+        edited[at] = Frame.of_event(
+            "client",
+            frames[at].t,
+            0,
+            {
+                **create,
+                "item": {
+                    **create["item"],
+                    "content": [{"type": "input_text", "text": "something else"}],
+                },
+            },
+        )
         await drive(ws, tuple(edited))
     server.verdict()
 
@@ -197,8 +214,12 @@ def paced_cassette(tmp_path: Path, gaps: list[float]) -> Path:
         t = 0.0
         for i, gap in enumerate(gaps):
             t += gap
-            w.event("server", t, 0, {"type": "response.output_audio.delta", "event_id": f"e{i}",
-                                     "delta": "AAAA"})
+            w.event(
+                "server",
+                t,
+                0,
+                {"type": "response.output_audio.delta", "event_id": f"e{i}", "delta": "AAAA"},
+            )
     return path
 
 
@@ -239,8 +260,7 @@ async def test_pacing_goes_through_the_injected_clock(tmp_path: Path, speed: flo
     gaps = [0.05, 0.12, 0.0, 0.08]
     path = paced_cassette(tmp_path, gaps)
     clock = FakeClock()
-    async with FakeRealtimeServer(path, speed=speed, clock=clock) as server, \
-            client(server) as ws:
+    async with FakeRealtimeServer(path, speed=speed, clock=clock) as server, client(server) as ws:
         await ws.send(_json.dumps_str({"type": "response.create"}))
         for _ in gaps:
             await recv_event(ws)
@@ -270,8 +290,10 @@ async def test_fifty_clients_replay_concurrently_with_no_frame_lost() -> None:
     [
         ("this is not json", "invalid_json"),
         (b"\x00\x01\x02", "binary_frame_not_supported"),
-        ('{"type": "response.create", "pad": "' + "a" * (10 * 1024 * 1024) + '"}',
-         "frame_too_large"),
+        (
+            '{"type": "response.create", "pad": "' + "a" * (10 * 1024 * 1024) + '"}',
+            "frame_too_large",
+        ),
         ('{"type": "conversation.item.teleport"}', "invalid_value"),
     ],
     ids=["not-json", "binary", "10MB", "unknown-type"],
@@ -293,8 +315,11 @@ async def test_malformed_input_gets_an_error_event_and_the_server_stays_up(
         # and a new connection replays from the start
         async with client(server) as ws:
             assert (await recv_event(ws))["type"] == "session.created"
-    assert server.mismatches[0].report.split(": ", 1)[1].startswith(
-        f"client sent malformed input ({code})")
+    assert (
+        server.mismatches[0]
+        .report.split(": ", 1)[1]
+        .startswith(f"client sent malformed input ({code})")
+    )
 
 
 async def test_frames_never_played_by_close_are_reported() -> None:
@@ -328,8 +353,11 @@ async def test_handshake_outside_v1_realtime_is_404() -> None:
     path, _ = text_turn()
     async with FakeRealtimeServer(path) as server:
         with pytest.raises(InvalidStatus) as info:
-            async with connect(server.url.replace("/v1/realtime", "/v1/chat"),
-                               additional_headers=AUTH, open_timeout=TIMEOUT):
+            async with connect(
+                server.url.replace("/v1/realtime", "/v1/chat"),
+                additional_headers=AUTH,
+                open_timeout=TIMEOUT,
+            ):
                 pass
     assert info.value.response.status_code == 404
     assert _json.loads(info.value.response.body)["error"]["code"] == "unknown_url"
@@ -350,14 +378,18 @@ async def test_browser_subprotocols_select_realtime_and_the_key_is_never_logged(
     path, _ = text_turn()
     caplog.set_level(logging.DEBUG)
     async with FakeRealtimeServer(path) as server:
-        async with connect(server.url, subprotocols=[
-            "realtime", f"openai-insecure-api-key.{key}"], open_timeout=TIMEOUT) as ws:  # type: ignore[list-item]
+        async with connect(
+            server.url,
+            subprotocols=["realtime", f"openai-insecure-api-key.{key}"],
+            open_timeout=TIMEOUT,
+        ) as ws:  # type: ignore[list-item]
             assert ws.subprotocol == "realtime"
             assert (await recv_event(ws))["type"] == "session.created"
         async with client(server) as ws:  # the Python SDKs offer no subprotocol
             assert ws.subprotocol is None
-        async with connect(server.url, additional_headers={"Authorization": f"Bearer {key}"},
-                           open_timeout=TIMEOUT):
+        async with connect(
+            server.url, additional_headers={"Authorization": f"Bearer {key}"}, open_timeout=TIMEOUT
+        ):
             pass
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("harness")]
     assert any("Authorization: Bearer <redacted>" in m for m in ours)
@@ -398,18 +430,26 @@ GOOD_FRAME = '{"side": "server", "t": 0.5, "conn": 0, "event": {"type": "a", "ev
     ("lines", "lineno", "reason"),
     [
         ([GOOD_HEADER, GOOD_FRAME, "{not json"], 3, "not JSON: "),
-        (['{"format": "realtime-harness-cassette", "version": 7}'], 1,
-         "unsupported cassette version 7"),
+        (
+            ['{"format": "realtime-harness-cassette", "version": 7}'],
+            1,
+            "unsupported cassette version 7",
+        ),
         ([GOOD_HEADER, GOOD_FRAME.replace('"server"', '"relay"')], 2, "unknown side 'relay'"),
-        ([GOOD_HEADER, '{"side": "server", "t": 0, "conn": 0}'], 2,
-         "missing field: one of 'event', 'binary' or 'close'"),
-        ([GOOD_HEADER, GOOD_FRAME, GOOD_FRAME.replace("0.5", "0.25")], 3,
-         "time goes backwards on conn 0: t=0.25 after t=0.5"),
+        (
+            [GOOD_HEADER, '{"side": "server", "t": 0, "conn": 0}'],
+            2,
+            "missing field: one of 'event', 'binary' or 'close'",
+        ),
+        (
+            [GOOD_HEADER, GOOD_FRAME, GOOD_FRAME.replace("0.5", "0.25")],
+            3,
+            "time goes backwards on conn 0: t=0.25 after t=0.5",
+        ),
         ([GOOD_FRAME, GOOD_HEADER], 1, "frame before the header"),
         ([GOOD_HEADER, GOOD_FRAME, GOOD_FRAME[:30]], 3, "torn last line"),
     ],
-    ids=["not-json", "version", "side", "missing-field", "time-backwards", "frame-first",
-         "torn"],
+    ids=["not-json", "version", "side", "missing-field", "time-backwards", "frame-first", "torn"],
 )
 @pytest.mark.parametrize("preload_limit", [64 << 20, 0], ids=["loaded", "streamed"])
 def test_a_bad_cassette_fails_when_the_server_is_made(
@@ -432,15 +472,31 @@ async def test_url_names_the_cassette_model() -> None:
 
 
 async def test_simulate_serves_one_session_per_connection() -> None:
-    history = [{"id": "item_a", "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": "hello"}]}]
+    history = [
+        {
+            "id": "item_a",
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "hello"}],
+        }
+    ]
     async with FakeRealtimeServer.simulate(history) as server:
         async with client(server) as ws:
             created = await recv_event(ws)
             assert created["type"] == "session.created" and created["event_id"]
-            await ws.send(_json.dumps_str({"type": "conversation.item.create", "item": {
-                "id": "item_b", "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": "again"}]}}))
+            await ws.send(
+                _json.dumps_str(
+                    {
+                        "type": "conversation.item.create",
+                        "item": {
+                            "id": "item_b",
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_text", "text": "again"}],
+                        },
+                    }
+                )
+            )
             added = await recv_event(ws)
             assert added["type"] == "conversation.item.added"
             assert added["previous_item_id"] == "item_a"
@@ -452,7 +508,6 @@ async def test_simulate_serves_one_session_per_connection() -> None:
     first, second = server.sessions
     assert [item["id"] for item in first.conversation.items] == ["item_a", "item_b"]
     assert [item["id"] for item in second.conversation.items] == ["item_a"]
-
 
 
 async def test_a_recorded_refused_handshake_replays_as_that_http_refusal(tmp_path: Path) -> None:
