@@ -891,7 +891,8 @@ class RecordingProxy:
                 create_connection=_RelayedServerConnection,
             )
         except (OSError, OverflowError) as exc:
-            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            errno = exc.errno if isinstance(exc, OSError) else None
+            detail = os.strerror(errno) if errno else str(exc)
             raise UsageError(f"cannot listen on {self.host}:{self.port}: {detail}") from None
         try:
             self._sink.reserve()

@@ -14,7 +14,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from harness.cassette import Frame, load_cassette
+from harness.cassette import CassetteWriter, Frame, Header, load_cassette
 from harness.redaction import RedactionRules
 from harness.transport import OpenAIRealtimeWebSocket
 
@@ -126,3 +126,19 @@ async def converse(url: str, **options: Any) -> list[dict[str, Any]]:
 def as_recorded(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rules = RedactionRules.default()
     return [rules.redact_event(event).value for event in events]
+
+
+def write_good_cassette(path: Path) -> bytes:
+    """A good one-connection cassette at ``path``; returns its bytes (to compare after)."""
+    with CassetteWriter(path, Header(note="the good one")) as writer:
+        writer.event("server", 0.0, 0, {"type": "session.created", "event_id": "ev_old"})
+        writer.event("client", 0.25, 0, {"type": "session.update", "session": {}})
+        writer.close("client", 0.5, 0, 1000, "")
+    return path.read_bytes()
+
+
+async def unreachable_url() -> str:
+    """The URL of a port that was free a moment ago: nothing listens there."""
+    async with serve(lambda ws: asyncio.sleep(0), "127.0.0.1", 0) as closed_server:
+        port = next(iter(closed_server.sockets)).getsockname()[1]
+    return f"ws://127.0.0.1:{port}/v1/realtime"
