@@ -343,11 +343,16 @@ class _Sink:
             assert self.done, "write_lines before open"
             return
         data = memoryview(b"\n".join((*lines, b"")))
+        total = len(data)
+        file = self.file
         try:
             while data:
-                written = self.file.write(data)
+                written = file.write(data)
                 data = data[written or 0 :]
         except Exception as exc:
+            # Cut what part of this call reached the file: the attempt keeps whole lines.
+            with contextlib.suppress(OSError):
+                file.truncate(file.seek(0, os.SEEK_END) - (total - len(data)))
             if self.write_error is None:
                 self.write_error = exc
                 self.errors.append(
@@ -1081,7 +1086,8 @@ class RecordingProxy:
                         f"conn {session.conn}: {type(exc).__name__}: {exc}"
                     ).value
                 )
-            logger.error("recording failed: %s", self.errors[-1])
+            # Reported by aclose (RecordingError); logged for whoever watches the proxy.
+            logger.info("recording failed: %s", self.errors[-1])
             session.fail(exc)
             for task in watchers:
                 task.cancel()
