@@ -39,7 +39,7 @@ import pytest
 import pytest_asyncio
 
 from harness.cassette import load_cassette
-from harness.errors import CassetteMismatch, HarnessError, RecordingError
+from harness.errors import CassetteMismatch, HarnessError, RecordingError, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
 from harness.modes import RecordAction, RecordMode, choose_action, parse_record_mode
 from harness.recorder import DEFAULT_UPSTREAM, RecordingProxy
@@ -180,6 +180,7 @@ async def realtime_server(
         proxy = RecordingProxy(
             realtime_config.upstream_url, path, redaction=realtime_config.redaction
         )
+        await _start_recording(proxy)
         try:
             async with proxy:
                 yield proxy
@@ -201,6 +202,7 @@ async def realtime_server(
                 first_conn=max(conns, default=-1) + 1,
                 passthrough=(replay.url, len(conns)),
             )
+            await _start_recording(proxy)
             try:
                 async with proxy:
                     yield proxy
@@ -218,6 +220,17 @@ def _verdict(server: FakeRealtimeServer) -> None:
     else:
         return
     pytest.fail(report, pytrace=False)  # outside the except: no "during handling" chain
+
+
+async def _start_recording(proxy: RecordingProxy) -> None:
+    """Start the proxy; a cassette it cannot record (a killed recording's file) fails."""
+    try:
+        await proxy.start()
+    except UsageError as exc:
+        problem = str(exc)
+    else:
+        return
+    pytest.fail(problem, pytrace=False)
 
 
 def _no_errors(proxy: RecordingProxy) -> None:
