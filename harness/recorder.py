@@ -779,7 +779,8 @@ class RecordingProxy:
             (:meth:`RedactionRules.default` unless given).
         append: add connections to an existing cassette instead of replacing it (the old
             lines are kept byte for byte; a failed recording adds nothing).
-        first_conn: the ``conn`` index of the first recorded connection (for appending).
+        first_conn: the ``conn`` index of the first recorded connection (default: 0, or
+            when appending, one past the cassette's last ``conn``).
         passthrough: ``(url, count)``: the first ``count`` client connections are relayed
             to ``url`` without being recorded; the ones after them are recorded from
             ``first_conn`` on (used to replay recorded episodes while recording new ones,
@@ -797,7 +798,7 @@ class RecordingProxy:
         port: int = 0,
         redaction: RedactionRules | None = None,
         append: bool = False,
-        first_conn: int = 0,
+        first_conn: int | None = None,
         passthrough: tuple[str, int] | None = None,
         note: str = "",
         open_timeout: float = 10.0,
@@ -819,7 +820,7 @@ class RecordingProxy:
         self._sink = _Sink(
             cassette_path, rules, by="harness.RecordingProxy", note=note, append=append
         )
-        self._first_conn = first_conn
+        self._first_conn = _first_conn(cassette_path, append, first_conn)
         self._passthrough = passthrough
         self._open_timeout = open_timeout
         self._upstream = split
@@ -1232,7 +1233,8 @@ class TransportTap:
             recording is sound.
         redaction: the rules applied before anything is written (default rules if None).
         append: add connections to an existing cassette instead of replacing it.
-        first_conn: the ``conn`` index of the first connection.
+        first_conn: the ``conn`` index of the first connection (default: 0, or when
+            appending, one past the cassette's last ``conn``).
         note: free text for the cassette header.
     """
 
@@ -1242,7 +1244,7 @@ class TransportTap:
         *,
         redaction: RedactionRules | None = None,
         append: bool = False,
-        first_conn: int = 0,
+        first_conn: int | None = None,
         note: str = "",
     ) -> None:
         self.redaction = redaction if redaction is not None else RedactionRules.default()
@@ -1250,7 +1252,7 @@ class TransportTap:
         self._sink = _Sink(
             cassette_path, self.redaction, by="harness.TransportTap", note=note, append=append
         )
-        self._next_conn = first_conn
+        self._next_conn = _first_conn(cassette_path, append, first_conn)
         self.connections = 0
         """How many connections the transport opened through the tap."""
         self.errors: list[str] = self._sink.errors
@@ -1410,12 +1412,22 @@ def _user_rules(args: argparse.Namespace) -> RedactionRules:
         raise UsageError(str(exc)) from None
 
 
+def _first_conn(path: StrPath, append: bool, given: int | None) -> int:
+    """The first ``conn`` to record: as given, else 0, or after the last one when appending."""
+    if given is not None:
+        return given
+    return _last_conn(os.fspath(path)) + 1 if append else 0
+
+
 def _last_conn(path: str) -> int:
+    """The highest ``conn`` in the cassette's readable frames (-1: none, or no cassette).
+
+    A file that cannot be read is not an error here: reserving the staging file reports it.
+    """
     last = -1
-    with contextlib.suppress(FileNotFoundError), open_cassette(path) as reader:
-        with contextlib.suppress(HarnessError):
-            for frame in reader:
-                last = max(last, frame.conn)
+    with contextlib.suppress(OSError, HarnessError), open_cassette(path) as reader:
+        for frame in reader:
+            last = max(last, frame.conn)
     return last
 
 
@@ -1447,7 +1459,6 @@ async def run_record(args: argparse.Namespace) -> int:
             is out of range or in use (``harness.cli`` prints it, exit 2).
     """
     _check_target(args.cassette, force=args.force, append=args.append)
-    first_conn = _last_conn(args.cassette) + 1 if args.append else 0
     proxy = RecordingProxy(
         args.upstream,
         args.cassette,
@@ -1455,7 +1466,6 @@ async def run_record(args: argparse.Namespace) -> int:
         port=args.port,
         redaction=_user_rules(args),
         append=args.append,
-        first_conn=first_conn,
         note=args.note,
     )
     stop = asyncio.Event()

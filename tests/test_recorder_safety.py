@@ -78,7 +78,7 @@ async def test_unreachable_upstream_leaves_the_cassette_byte_identical(
     with pytest.raises(RecordingError) as failed:
         async with (
             asyncio.timeout(TIMEOUT),
-            RecordingProxy(url, cassette, append=append, first_conn=int(append)) as proxy,
+            RecordingProxy(url, cassette, append=append) as proxy,
         ):
             assert await _refused(proxy.url) == 502
     assert cassette.read_bytes() == old
@@ -158,7 +158,7 @@ async def test_a_sound_recording_replaces_the_cassette_and_leaves_no_side_file(
     (tmp_path / "c.failed.jsonl").write_text("an earlier failure\n")
     async with (
         asyncio.timeout(TIMEOUT),
-        RecordingProxy(upstream.url, cassette, append=append, first_conn=int(append)) as proxy,
+        RecordingProxy(upstream.url, cassette, append=append) as proxy,
     ):
         await _one_turn(proxy.url)
         await upstream.done.wait()
@@ -310,7 +310,7 @@ async def test_tap_with_a_refusing_upstream_leaves_the_cassette_byte_identical(
     old = write_good_cassette(cassette)
     with (
         pytest.raises(RecordingError) as failed,
-        TransportTap(cassette, append=True, first_conn=1) as tap,
+        TransportTap(cassette, append=True) as tap,
     ):
         with pytest.raises(TransportError):
             await _tap_turn(tap, upstream.url)
@@ -326,13 +326,13 @@ async def test_tap_replaces_the_cassette_when_sound(tmp_path: Path, append: bool
     cassette = tmp_path / "tap.jsonl"
     old = write_good_cassette(cassette)
     async with FakeRealtimeServer.simulate() as upstream:
-        with TransportTap(cassette, append=append, first_conn=1) as tap:
+        with TransportTap(cassette, append=append) as tap:
             await _tap_turn(tap, upstream.url)
             assert cassette.read_bytes() == old
             assert (tmp_path / "tap.recording.jsonl").exists()
     assert tap.failure is None
     loaded = load_cassette(cassette)
-    assert loaded.conns() == ((0, 1) if append else (1,))
+    assert loaded.conns() == ((0, 1) if append else (0,))
     assert cassette.read_bytes().startswith(old) is append
     assert loaded.frames[-1].side is Side.CLIENT and loaded.frames[-1].close_code == 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tap.jsonl"]
