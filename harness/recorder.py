@@ -31,6 +31,14 @@ code ``4000 + HTTP status`` (4401, 4502, ...) and reason ``"handshake refused: H
 Unauthorized"``, a newline, and the (redacted) response body. See :func:`refusal_frame` /
 :func:`parse_refusal`.
 
+Nothing a recording does destroys or corrupts a cassette: frames go to
+``NAME.recording.jsonl`` beside it, which replaces the cassette atomically when the proxy
+or tap closes, and only if the recording is *sound* (at least one connection completed its
+handshake with the upstream, and nothing failed inside the harness: a write, the relay, an
+upstream the proxy could not reach). Otherwise the cassette stays byte-identical, the
+attempt is kept as ``NAME.failed.jsonl`` and :class:`~harness.errors.RecordingError` says
+why. See :class:`_Sink` and :func:`side_files`.
+
 Timestamps ``t`` count from the moment the connection is open (for a refusal, from the
 client's request); ``conn`` numbers connections from 0 (or from ``first_conn`` when
 appending). The cassette header is written when the first client connects: its endpoint is
