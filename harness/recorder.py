@@ -891,19 +891,7 @@ class RecordingProxy:
         if self._server is not None:
             return
         try:
-            server = await serve(
-                self._handle,
-                self.host,
-                self.port,
-                process_request=self._process_request,
-                select_subprotocol=self._select_subprotocol,
-                compression=None,
-                max_size=None,
-                ping_interval=None,
-                server_header=None,
-                open_timeout=self._open_timeout + 5,
-                create_connection=_RelayedServerConnection,
-            )
+            await self._listen()
         except (OSError, OverflowError) as exc:
             errno = exc.errno if isinstance(exc, OSError) else None
             detail = os.strerror(errno) if errno else str(exc)
@@ -911,11 +899,27 @@ class RecordingProxy:
         try:
             self._sink.reserve()
         except BaseException:
-            server.close()
-            await server.wait_closed()
+            server, self._server = self._server, None
+            if server is not None:
+                server.close()
+                await server.wait_closed()
             raise
-        self._server = server
-        sockname = next(iter(server.sockets)).getsockname()
+
+    async def _listen(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            compression=None,
+            max_size=None,
+            ping_interval=None,
+            server_header=None,
+            open_timeout=self._open_timeout + 5,
+            create_connection=_RelayedServerConnection,
+        )
+        sockname = next(iter(self._server.sockets)).getsockname()
         self.port = int(sockname[1])
 
     async def aclose(self) -> None:
