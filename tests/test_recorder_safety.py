@@ -106,6 +106,34 @@ async def test_unreachable_upstream_leaves_the_cassette_byte_identical(
     assert API_KEY not in attempt.decode()
 
 
+async def test_an_upstream_that_never_answers_times_out_and_fails_the_recording(
+    tmp_path: Path,
+) -> None:
+    # It accepts the TCP connection and says nothing: the proxy answers 504 itself.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the proxy gives up and closes
+        writer.close()
+
+    cassette = tmp_path / "c.jsonl"
+    old = write_good_cassette(cassette)
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        url = f"ws://127.0.0.1:{port}/v1/realtime"
+        with pytest.raises(RecordingError) as failed:
+            async with (
+                asyncio.timeout(TIMEOUT),
+                RecordingProxy(url, cassette, open_timeout=0.2) as proxy,
+            ):
+                assert await _refused(proxy.url) == 504
+    assert cassette.read_bytes() == old
+    assert "could not open the upstream connection to " in str(failed.value)
+    assert ": TimeoutError: " in str(failed.value)
+    assert "(the client got HTTP 504)" in str(failed.value)
+    (frame,) = recorded_frames(tmp_path / "c.failed.jsonl")
+    assert frame.close_code == 4504
+
+
 async def test_upstream_refusal_leaves_the_cassette_byte_identical(
     upstream: Upstream, tmp_path: Path
 ) -> None:
