@@ -39,7 +39,7 @@ import pytest
 import pytest_asyncio
 
 from harness.cassette import load_cassette
-from harness.errors import CassetteMismatch, HarnessError
+from harness.errors import CassetteMismatch, HarnessError, RecordingError, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
 from harness.modes import RecordAction, RecordMode, choose_action, parse_record_mode
 from harness.recorder import DEFAULT_UPSTREAM, RecordingProxy
@@ -180,8 +180,12 @@ async def realtime_server(
         proxy = RecordingProxy(
             realtime_config.upstream_url, path, redaction=realtime_config.redaction
         )
-        async with proxy:
-            yield proxy
+        await _start_recording(proxy)
+        try:
+            async with proxy:
+                yield proxy
+        except RecordingError:
+            pass  # reported below, outside the except: no "during handling" chain
         _no_errors(proxy)
     else:
         cassette = load_cassette(path)
@@ -198,8 +202,12 @@ async def realtime_server(
                 first_conn=max(conns, default=-1) + 1,
                 passthrough=(replay.url, len(conns)),
             )
-            async with proxy:
-                yield proxy
+            await _start_recording(proxy)
+            try:
+                async with proxy:
+                    yield proxy
+            except RecordingError:
+                pass  # reported below
         _verdict(replay)
         _no_errors(proxy)
 
@@ -214,9 +222,17 @@ def _verdict(server: FakeRealtimeServer) -> None:
     pytest.fail(report, pytrace=False)  # outside the except: no "during handling" chain
 
 
+async def _start_recording(proxy: RecordingProxy) -> None:
+    """Start the proxy; a cassette it cannot record (a killed recording's file) fails."""
+    try:
+        await proxy.start()
+    except UsageError as exc:
+        problem = str(exc)
+    else:
+        return
+    pytest.fail(problem, pytrace=False)
+
+
 def _no_errors(proxy: RecordingProxy) -> None:
-    if proxy.errors:
-        pytest.fail(
-            f"{proxy.cassette_path}: recording failed:\n  " + "\n  ".join(proxy.errors),
-            pytrace=False,
-        )
+    if proxy.failure is not None:  # the cassette was left as it was
+        pytest.fail(str(proxy.failure), pytrace=False)
