@@ -26,6 +26,7 @@ from _browser import chromium_missing, chromium_page
 
 from harness.cassette import Side, load_cassette
 
+from ._node import install_js_sdk, node_missing
 from ._readme import ROOT, recipe_block
 from ._serve import serve
 
@@ -67,16 +68,21 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 async def _play_in_browser(base: str, cassette_name: str, ws_url: str) -> tuple[str, Any]:
     """Open the player on ``cassette_name``; the page's verdict and what it saw."""
     query = urlencode({"cassette": cassette_name, "url": ws_url, "key": KEY})
+    return await _open(f"{base}/player.html?{query}", "window.playerResult ?? null")
+
+
+async def _open(address: str, result: str) -> tuple[str, Any]:
+    """Open a page that shows a verdict; the verdict, and the ``result`` expression's value."""
     async with chromium_page() as (page, outside):
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(str(error)))
-        await page.goto(f"{base}/player.html?{query}")
+        await page.goto(address)
         await page.wait_for_function(
             "!document.getElementById('verdict').textContent.startsWith('playing')",
             timeout=PAGE_WAIT_MS,
         )
         verdict = await page.text_content("#verdict")
-        seen = await page.evaluate("window.playerResult ?? null")
+        seen = await page.evaluate(result)
         assert problems == [], f"the page raised: {problems}"
     assert outside == [], f"requests left loopback: {outside}"
     assert verdict is not None
@@ -127,6 +133,31 @@ async def test_a_page_that_diverges_fails_on_both_sides(site: tuple[str, Path]) 
     assert out.splitlines()[-1] != "" and f"FAIL: {path}" in out
     assert "at $.item.content[0].text" in out
     assert json.dumps("What's the weather in Rome?") in out
+
+
+async def test_js_sdk_in_the_browser_plays_the_function_call_cassette(
+    site: tuple[str, Path],
+) -> None:
+    reason = node_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    bundle = install_js_sdk() / "@openai" / "agents-realtime" / "dist" / "bundle"
+    base, folder = site
+    shutil.copy(PLAYER / "sdk.js", folder / "sdk.js")
+    shutil.copy(PLAYER / "sdk.html", folder / "sdk.html")
+    for part in bundle.glob("*.mjs"):  # the SDK's own browser build, imported by sdk.js
+        shutil.copy(part, folder / part.name)
+    path = ROOT / "cassettes" / "function_call.jsonl"
+    async with serve(str(path), "--once") as served:
+        query = urlencode({"url": served.url, "key": KEY})
+        verdict, seen = await _open(f"{base}/sdk.html?{query}", "window.sdkResult ?? null")
+        status, out, err = await served.verdict()
+
+    assert verdict == "PASS: It's 18°C and sunny in Paris right now."
+    assert seen["tools"] == [["get_weather", '{"city":"Paris"}']]
+    assert status == 0, out + err
+    assert out.splitlines()[-1] == f"PASS: {path}: 1 connection played every recorded frame"
+    assert KEY not in out + err
 
 
 def test_readme_excerpt_is_the_page_code() -> None:
