@@ -26,6 +26,7 @@ def test_default_rules_are_named_in_order() -> None:
         "authorization_header",
         "api_key_header",
         "cookie_header",
+        "set_cookie_header",
         "api_key_subprotocol",
         "api_key_query",
         "openai_api_key",
