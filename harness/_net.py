@@ -247,33 +247,46 @@ class _RedactingAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     websockets logs a frame as ``str(frame)``, which shows only the start and the end of a
     long payload: a key cut in two there could not be recognised any more, so each frame
-    is logged as a copy with its payload redacted first.
+    is logged as a copy with its payload redacted first, as the recorder redacts it (JSON
+    events with the text-delta window of :class:`~harness.redaction.StreamRedactor`, per
+    connection and direction). Only records that are emitted pay for this.
     """
 
     def __init__(self, logger: logging.Logger, rules: RedactionRules) -> None:
         super().__init__(logger, {})
         self.rules = rules
+        self.streams = rules.stream()
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         if not self.isEnabledFor(level):
             return
-        args = tuple(_redacted_frame(a, self.rules) for a in args)
-        kwargs["extra"] = {**(kwargs.get("extra") or {}), LOG_RULES_ATTRIBUTE: self.rules}
+        extra = kwargs.get("extra") or {}
+        if any(isinstance(a, WsFrame) for a in args):
+            # "< %s" (received) or "> %s" (sent), on the connection websockets names.
+            stream = (id(extra.get("websocket")), str(msg)[:1])
+            args = tuple(self._frame(a, stream) for a in args)
+        kwargs["extra"] = {**extra, LOG_RULES_ATTRIBUTE: self.rules}
         # Skip this frame: the record names the websockets line that logged it.
         kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
         self.logger.log(level, msg, *args, **kwargs)
 
-
-def _redacted_frame(arg: object, rules: RedactionRules) -> object:
-    if isinstance(arg, WsFrame) and arg.data:
-        data = rules.redact_bytes(bytes(arg.data)).value
-        if arg.opcode is Opcode.TEXT:
-            # A text frame is shown decoded: its JSON escapes are already redacted by
-            # redact_bytes; free-text rules (Authorization: ..., api_key=...) also apply.
-            text = rules.redact_free_text(data.decode("utf-8", "replace")).value
-            data = text.encode()
-        return dataclasses.replace(arg, data=data)
-    return arg
+    def _frame(self, arg: object, stream: object) -> object:
+        if not isinstance(arg, WsFrame) or not arg.data:
+            return arg
+        data = bytes(arg.data)
+        if arg.opcode is Opcode.TEXT and arg.fin:
+            try:
+                event = _json.loads(data)
+            except _json.JSONDecodeError:
+                event = None
+            if isinstance(event, dict):
+                # Shown re-encoded, never as received: a duplicate key could hide a secret
+                # the decoded event no longer holds.
+                redacted = self.streams.redact_event(event, stream).value
+                return dataclasses.replace(arg, data=_json.dumps(redacted))
+            text = self.rules.redact_free_text(data.decode("utf-8", "replace")).value
+            return dataclasses.replace(arg, data=text.encode())
+        return dataclasses.replace(arg, data=self.rules.redact_bytes(data).value)
 
 
 def redacting_logger(name: str, rules: RedactionRules | None = None) -> LoggerLike:
