@@ -485,6 +485,13 @@ class RedactionRules:
         return Redacted(self._scrub(text, fired), tuple(fired))
 
     def _scrub(self, text: str, fired: list[str]) -> str:
+        # Escaped text first, whole: "sk-0123...%2D4567" must go as one key, not leave
+        # "%2D4567" behind once "sk-0123..." was replaced. Base64 audio holds neither.
+        if self._patterns and _may_be_escaped(text):
+            spans = self._escaped_spans(text, _ESCAPE_ROUNDS)
+            if spans:
+                fired.extend(_unique(name for _, _, name in spans))
+                text = _replace_spans(text, [(a, b, placeholder(n)) for a, b, n in spans])
         for rule in self._patterns:
             # A string without the one character every match needs cannot match: the
             # check costs a memchr, the search a scan by the regex engine.
@@ -497,11 +504,6 @@ class RedactionRules:
             if regex.search(text) is not None:
                 text = regex.sub(rule.placeholder, text)
                 fired.append(rule.name)
-        if self._patterns and _may_be_escaped(text):  # base64 audio holds neither
-            spans = self._escaped_spans(text, _ESCAPE_ROUNDS)
-            if spans:
-                fired.extend(_unique(name for _, _, name in spans))
-                text = _replace_spans(text, [(a, b, placeholder(n)) for a, b, n in spans])
         return text
 
     def _escaped_spans(self, text: str, rounds: int) -> list[tuple[int, int, str]]:
@@ -528,13 +530,6 @@ class RedactionRules:
         one character per byte, so offsets stay those of the bytes).
         """
         fired: list[str] = []
-        for rule in self._patterns:
-            if rule._needle is not None and rule._needle.encode() not in data:
-                continue
-            assert rule._bytes_regex is not None
-            data, count = rule._bytes_regex.subn(rule.placeholder.encode(), data)
-            if count:
-                fired.append(rule.name)
         if self._patterns and (b"\\" in data or b"%" in data):
             text = data.decode("latin-1")
             spans = self._escaped_spans(text, _ESCAPE_ROUNDS)
@@ -542,6 +537,13 @@ class RedactionRules:
                 fired.extend(_unique(name for _, _, name in spans))
                 text = _replace_spans(text, [(a, b, placeholder(n)) for a, b, n in spans])
                 data = text.encode("latin-1")
+        for rule in self._patterns:
+            if rule._needle is not None and rule._needle.encode() not in data:
+                continue
+            assert rule._bytes_regex is not None
+            data, count = rule._bytes_regex.subn(rule.placeholder.encode(), data)
+            if count:
+                fired.append(rule.name)
         return Redacted(data, _unique(fired))
 
     def redact_free_text(self, text: str) -> Redacted[str]:

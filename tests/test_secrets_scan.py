@@ -608,3 +608,37 @@ async def test_keys_split_across_the_deltas_of_a_stream_are_redacted(
 
 def _count_deltas(path: Path) -> int:
     return sum('"delta"' in line for line in path.read_text().splitlines())
+
+
+TRANSPORT_SECRETS = {
+    "transport api key (opaque)": _opaque("TRANSPORTKEY"),
+    "key in a message the transport sends": _sk("TRANSPORTMSG"),
+    "tapped api key (opaque)": _opaque("TAPKEY"),
+    "key in a message the tap records": _sk("TAPMSG"),
+}
+
+
+async def test_the_transport_and_its_tap_log_no_key_at_debug(
+    tmp_path: Path, debug_log: _Captured
+) -> None:
+    s = TRANSPORT_SECRETS
+    tapped = tmp_path / "tapped_debug.jsonl"
+    async with asyncio.timeout(10), FakeRealtimeServer.simulate() as upstream:
+        for key, text, tap in (
+            ("transport api key (opaque)", "key in a message the transport sends", None),
+            ("tapped api key (opaque)", "key in a message the tap records", TransportTap(tapped)),
+        ):
+            transport = OpenAIRealtimeWebSocket(api_key=s[key], create_websocket=tap)
+            done = asyncio.Event()
+            transport.on("conversation.item.done", lambda *_, done=done: done.set())
+            await transport.connect(url=upstream.url)
+            transport.send_message(f"remember {s[text]}")
+            await done.wait()
+            await transport.aclose()
+            if tap is not None:
+                tap.close()
+    assert "harness.websockets.client DEBUG > Authorization: Bearer <redacted:" in debug_log.text
+    assert "harness.server DEBUG < TEXT" in debug_log.text
+    assert _found(s, debug_log.text) == []
+    assert _found(s, tapped.read_text()) == []
+    assert "<redacted:openai_api_key>" in tapped.read_text()
