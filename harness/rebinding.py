@@ -17,9 +17,11 @@ Theory of operation (one :class:`IdBindings` per replayed connection):
 2. **Outbound.** Every later server event in which a bound recorded id is a whole JSON
    string value (``"item_1"``, at any depth, under any key: ``item.id``, ``item_id``,
    ``previous_item_id``, an id inside ``response.output``...) is sent with the client's id
-   there instead. Only such events are decoded and re-encoded: one regular-expression scan
-   of the encoded bytes (anchored on ``"``) tells, and an event without a bound id is sent
-   as the very bytes it was (pre-encoded or sliced from the cassette line).
+   there instead. Only such events are re-encoded; an event without a bound id is sent as
+   the very bytes it was (pre-encoded or sliced from the cassette line). Whether an event
+   mentions one is told, for a preloaded cassette, by looking its decoded strings up in the
+   map (Python keeps each string's hash: a 4 KB audio delta costs as little as a small
+   event); for a streamed one, by one regular-expression scan of its bytes.
 3. **Inbound.** A client event that names an id it was given (a ``conversation.item.delete``
    of ``msg_7f3a``) is compared with the recording as if it named the recorded id
    (``item_1``): the reverse map is applied before matching.
@@ -75,6 +77,30 @@ def minted_ids(recorded: Any, received: Any) -> list[tuple[str, str]]:
         elif isinstance(old, list) and isinstance(new, list):
             stack.extend(zip(old, new, strict=False))
     return pairs
+
+
+def _mentions(value: Any, mapping: dict[str, str]) -> bool:
+    """Whether a string equal to a key of ``mapping`` is anywhere in ``value``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for child in item.values():
+                if isinstance(child, str):
+                    if child in mapping:
+                        return True
+                elif isinstance(child, dict | list):
+                    stack.append(child)
+        elif isinstance(item, list):
+            for child in item:
+                if isinstance(child, str):
+                    if child in mapping:
+                        return True
+                elif isinstance(child, dict | list):
+                    stack.append(child)
+        elif isinstance(item, str) and item in mapping:
+            return True
+    return False
 
 
 def _replace_strings(value: Any, mapping: dict[str, str]) -> Any:
@@ -135,19 +161,31 @@ class IdBindings:
             self._reverse[new] = old
             self._scan = None
 
-    def outbound(self, data: bytes) -> bytes:
-        """A server event's JSON with every bound recorded id replaced by the client's."""
+    def outbound(self, data: bytes, event: dict[str, Any] | None = None) -> bytes:
+        """A server event's JSON with every bound recorded id replaced by the client's.
+
+        Args:
+            data: the event as it would be sent (UTF-8 JSON).
+            event: the same event decoded, when the caller holds it (a preloaded cassette):
+                then its strings are looked up in the map (their hashes are computed once
+                and kept by Python), which costs the same for a 4 KB audio delta as for a
+                small event; without it the bytes are scanned.
+        """
         if not self._forward:
             return data
-        scan = self._scan
-        if scan is None:
-            # Whole JSON strings only: '"item_1"'. The literal '"' leads, so `re` skips to
-            # each quote at memchr speed; a base64 audio delta has a handful of them.
-            spelled = sorted((_json.dumps(old) for old in self._forward), key=len, reverse=True)
-            scan = self._scan = re.compile(b"|".join(re.escape(s) for s in spelled))
-        if scan.search(data) is None:
-            return data
-        event = _json.loads(data)
+        if event is not None:
+            if not _mentions(event, self._forward):
+                return data
+        else:
+            scan = self._scan
+            if scan is None:
+                # Whole JSON strings only: '"item_1"'; the longest first, so a bound id
+                # that is a prefix of another cannot hide it.
+                spelled = sorted((_json.dumps(old) for old in self._forward), key=len)
+                scan = self._scan = re.compile(b"|".join(re.escape(s) for s in reversed(spelled)))
+            if scan.search(data) is None:
+                return data
+            event = _json.loads(data)
         rebound = _replace_strings(event, self._forward)
         return data if rebound is event else _json.dumps(rebound)
 

@@ -666,7 +666,8 @@ class Replay:
         kind = prepared.kind
         if kind is FrameKind.EVENT:
             if self._ids:  # rule 10: only events that mention a bound id are re-encoded
-                return Outgoing(OutKind.TEXT, self._ids.outbound(prepared.data), due, prepared)
+                data = self._ids.outbound(prepared.data, _decoded(prepared))
+                return Outgoing(OutKind.TEXT, data, due, prepared)
             return Outgoing(OutKind.TEXT, prepared.data, due, prepared)
         if kind is FrameKind.BINARY:
             return Outgoing(OutKind.BINARY, prepared.data, due, prepared)
@@ -968,6 +969,12 @@ class Replay:
                 "connected until the recorded session ends"
             )
         return "\n".join(lines)
+
+
+def _decoded(prepared: Prepared) -> dict[str, Any] | None:
+    """A server event's decoded form when it is in memory (preloaded), else None (rule 10)."""
+    parsed = prepared.parsed
+    return parsed.event if parsed is not None else None
 
 
 def _compare(expected: Frame, received: _Received, rules: MatchRules) -> Comparison:

@@ -155,7 +155,7 @@ from harness.items import (
     RealtimeItem,
     item_from_json,
 )
-from harness.redaction import RedactingFilter
+from harness.redaction import RedactingFilter, RedactionRules
 
 __all__ = [
     "DEFAULT_OPENAI_REALTIME_MODEL",
@@ -1895,8 +1895,10 @@ class OpenAIRealtimeWebSocket:
         try:
             return await _ws_connect(url, **connect_arguments(headers))
         except Exception as exc:
+            # websockets' messages can quote the URL (InvalidURI), query included.
+            detail = RedactionRules.default().redact_free_text(str(exc)).value
             raise TransportError(
-                f"WebSocket connection to {_redact_url(url)} failed: {exc}"
+                f"WebSocket connection to {_redact_url(url)} failed: {detail}"
             ) from exc
 
     def _status_disconnected_after_failed_handshake(self) -> None:
