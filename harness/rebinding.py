@@ -81,6 +81,12 @@ def minted_ids(recorded: Any, received: Any) -> list[tuple[str, str]]:
 
 def _mentions(value: Any, mapping: dict[str, str]) -> bool:
     """Whether a string equal to a key of ``mapping`` is anywhere in ``value``."""
+    if isinstance(value, dict):
+        # A flat event (every audio or text delta): one C-level pass over its values.
+        try:
+            return not mapping.keys().isdisjoint(value.values())
+        except TypeError:  # a nested object or list: walk it
+            pass
     stack = [value]
     while stack:
         item = stack.pop()
