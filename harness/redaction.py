@@ -860,8 +860,12 @@ class StreamRedactor:
             or not self.rules._patterns
         ):
             return result
-        key = (stream, kind, *(repr(event.get(name)) for name in _STREAM_FIELDS))
-        tail = self._tails.pop(key, "")
+        key: tuple[object, ...] = (stream, kind, *map(event.get, _STREAM_FIELDS))
+        try:
+            tail = self._tails.pop(key, "")
+        except TypeError:  # an id that is a list or an object: compared by its spelling
+            key = (stream, kind, *(repr(event.get(name)) for name in _STREAM_FIELDS))
+            tail = self._tails.pop(key, "")
         self._tails[key] = (tail + delta)[-_DELTA_WINDOW:]
         if len(self._tails) > _DELTA_STREAMS:
             self._tails.popitem(last=False)
