@@ -533,3 +533,32 @@ def test_a_log_record_is_scrubbed_message_args_and_traceback() -> None:
     assert record.getMessage() == "Authorization: Bearer <redacted:authorization_header>"
     assert API_KEY not in formatted
     assert "ValueError: bad key <redacted:openai_api_key>" in formatted
+
+
+# Opaque credentials (no known shape): only their place says they are secret.
+TOKENS = st.text(
+    alphabet=st.sampled_from(list("ABCxyz0123456789._~+/=-")), min_size=12, max_size=40
+).filter(lambda t: any(c.isdigit() for c in t))
+
+
+@settings(deadline=None)
+@given(token=TOKENS, form=st.sampled_from(["headers", "free_text"]))
+def test_an_opaque_credential_is_redacted_by_its_place(token: str, form: str) -> None:
+    places = [
+        ("Authorization", f"Bearer {token}"),
+        ("api-key", token),
+        ("Cookie", f"session={token}; theme=dark"),
+        ("Set-Cookie", f"__cf_bm={token}; HttpOnly"),
+        ("Sec-WebSocket-Protocol", f"realtime, openai-insecure-api-key.{token}"),
+    ]
+    if form == "headers":
+        out = repr(DEFAULT.redact_headers(places).value)
+        out += repr(DEFAULT.redact_query([("api_key", token)]).value)
+        out += repr(DEFAULT.redact_subprotocols([f"openai-insecure-api-key.{token}"]).value)
+    else:
+        lines = [f"> {name}: {value}" for name, value in places]
+        lines.append(f"> GET /v1/realtime?model=m&api_key={token} HTTP/1.1")
+        lines.append(f"headers: {places!r}")
+        out = DEFAULT.redact_free_text("\n".join(lines)).value
+    assert token not in out
+    assert out.count(PLACEHOLDER_PREFIX) >= 6
