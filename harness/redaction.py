@@ -769,12 +769,14 @@ def _free_text_regexes(
         name = re.escape(rule.target)
         if rule.kind is RuleKind.HEADER:
             # "Name: value" (a header line: up to the end of the line), "Name": "value",
-            # 'Name': 'value', ('Name', 'value'): up to the closing quote.
+            # 'Name': 'value', ('Name', 'value'): up to the closing quote; in prose, up to
+            # a parenthesis ("(i.e. Authorization: Bearer YOUR_KEY), or ...", the API's own
+            # 401 message, keeps its end; tokens and cookies hold none in practice).
             yield (
                 re.compile(
                     rf"(?i)(?P<lead>(?<![A-Za-z0-9_-]){name}"
                     r"(?:[\"']?[ \t]*[:=][ \t]*[\"']?|[\"'],[ \t]*[\"']))"
-                    r"(?P<value>[^\r\n\"']+)"
+                    r"(?P<value>[^\r\n\"'()]+)"
                 ),
                 rule,
                 True,

@@ -488,7 +488,8 @@ def test_free_text_knows_handshake_secrets_by_their_place() -> None:
         "> Cookie: a=opaque4; b=c\n"
         "< Set-Cookie: __cf_bm=opaque5; HttpOnly\n"
         "headers=[('api-key', 'opaque6')] token Bearer abc.def-1234\n"
-        "Missing bearer or basic authentication in header"
+        "Missing bearer or basic authentication in header\n"
+        "(i.e. Authorization: Bearer YOUR_KEY), or as the password field"
     )
     assert DEFAULT.redact_free_text(text).value == (
         "> GET /v1/realtime?model=m&api_key=<redacted:api_key_query> HTTP/1.1\n"
@@ -499,7 +500,8 @@ def test_free_text_knows_handshake_secrets_by_their_place() -> None:
         "< Set-Cookie: <redacted:set_cookie_header>\n"
         "headers=[('api-key', '<redacted:api_key_header>')] token Bearer "
         "<redacted:authorization_header>\n"
-        "Missing bearer or basic authentication in header"
+        "Missing bearer or basic authentication in header\n"
+        "(i.e. Authorization: Bearer <redacted:authorization_header>), or as the password field"
     )
 
 
