@@ -53,6 +53,7 @@ from harness.errors import CassetteError, CassetteMismatch, HarnessError, UsageE
 from harness.inspect import DEFAULT_GAP_SECONDS, inspect_cassette, render
 from harness.recorder import add_record_arguments, run_record
 from harness.server import FakeRealtimeServer
+from harness.validate import validate_cassette
 
 __all__ = ["main"]
 
@@ -351,6 +352,31 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# -- validate -------------------------------------------------------------------------------
+
+
+def _validate_all(paths: Sequence[str], out: TextIO, prog: str) -> int:
+    status = 0
+    for path in paths:
+        findings = 0
+        validation = validate_cassette(path)
+        try:
+            for finding in validation:
+                findings += 1
+                print(finding, file=out, flush=False)
+        except (HarnessError, OSError) as exc:
+            text = str(exc) if isinstance(exc, HarnessError) else _os_message(exc)
+            print(f"{prog}: error: {text}", file=sys.stderr)
+            status = 2
+            continue
+        if findings:
+            print(f"{path}: {_plural(findings, 'finding')} in {validation.frames} frames", file=out)
+            status = max(status, 1)
+        else:
+            print(f"{path}: OK, {validation.frames} frames valid, no secret found", file=out)
+    return status
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 _MAIN_DESCRIPTION = """\
@@ -448,6 +474,29 @@ exit status:
 example:
   %(prog)s cassettes/function_call.jsonl
   %(prog)s cassettes/audio_turn.jsonl --json | jq '.connections[0].turns[0].audio'"""
+
+_VALIDATE_DESCRIPTION = """\
+Check each CASSETTE's events against the openai package's event types, and for secrets.
+
+Every client event is checked against openai's RealtimeClientEvent union and every server
+event against RealtimeServerEvent, by type: unknown event types (conversation.item.creat),
+missing fields and wrong field types, and fields the official models do not declare (a
+beta-era shape such as response.modalities). Then every frame and the header go through
+the default redaction rules: a value a rule would still replace is an unredacted secret
+(sk-..., ek_..., bearer tokens; the secret itself is never printed). Each finding is one
+line, path:line: message, then a summary line per file.
+
+Needs the openai package: pip install 'realtime-harness[validate]'. ('check' asks only
+whether a file is a well-formed cassette.)"""
+
+_VALIDATE_EPILOG = """\
+exit status:
+  0  every event valid, no secret found
+  1  a finding
+  2  a missing or malformed cassette, or the openai package missing
+
+example:
+  %(prog)s cassettes/*.jsonl"""
 
 _RECORD_DESCRIPTION = """\
 Record real sessions through a local proxy.
@@ -582,6 +631,15 @@ def _parser(prog: str) -> _Parser:
         help=f"report silences at least this long (default {DEFAULT_GAP_SECONDS:g})",
     )
 
+    validate = _subparser(
+        commands,
+        "validate",
+        "check events against the official openai types, and scan for secrets",
+        _VALIDATE_DESCRIPTION,
+        _VALIDATE_EPILOG,
+    )
+    validate.add_argument("cassette", metavar="CASSETTE", nargs="+", help="the cassette file(s)")
+
     check = _subparser(
         commands,
         "check",
@@ -638,6 +696,8 @@ def main(
             return asyncio.run(_serve(args, where, stdout))
         if args.command == "inspect":
             return _inspect(args, stdout)
+        if args.command == "validate":
+            return _validate_all(args.cassette, stdout, where)
         return asyncio.run(
             _replay(
                 args.cassette,
