@@ -25,6 +25,7 @@ RANKS: dict[str, int] = {
     "modes": 0,
     "inspect": 0,
     "validate": 0,
+    "scrub": 0,
     "strategies": 1,
     "_net": 2,
     "server": 2,
