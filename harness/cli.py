@@ -378,10 +378,16 @@ def _validate_all(paths: Sequence[str], out: TextIO, prog: str) -> int:
             status = 2
             continue
         if findings:
-            print(f"{path}: {_plural(findings, 'finding')} in {validation.frames} frames", file=out)
+            print(
+                f"{path}: {_plural(findings, 'finding')} in {_plural(validation.frames, 'frame')}",
+                file=out,
+            )
             status = max(status, 1)
         else:
-            print(f"{path}: OK, {validation.frames} frames valid, no secret found", file=out)
+            print(
+                f"{path}: OK, {_plural(validation.frames, 'frame')} valid, no secret found",
+                file=out,
+            )
     return status
 
 
@@ -431,11 +437,12 @@ def _redact_all(args: argparse.Namespace, out: TextIO, prog: str) -> int:
         elif report.lines:
             now = "would list" if args.dry_run else "now lists"
             print(
-                f"{path}: no secret in {report.frames} frames; the header {now} the rules that ran",
+                f"{path}: no secret in {_plural(report.frames, 'frame')}; the header {now} "
+                "the rules that ran",
                 file=out,
             )
         else:
-            print(f"{path}: no secret in {report.frames} frames; unchanged", file=out)
+            print(f"{path}: no secret in {_plural(report.frames, 'frame')}; unchanged", file=out)
     return status
 
 

@@ -112,7 +112,7 @@ def test_the_header_gains_the_rules_even_with_no_secret(tmp_path: Path) -> None:
     status, text = run("redact", str(path))
     assert (status, text) == (
         0,
-        f"{path}: no secret in 1 frames; the header now lists the rules that ran\n",
+        f"{path}: no secret in 1 frame; the header now lists the rules that ran\n",
     )
     assert load_cassette(path).header.redactions == RedactionRules.default().names
 
