@@ -21,7 +21,8 @@ prints the URL to connect to and waits; the verdict comes on SIGINT/SIGTERM or, 
 ``--once``, when the client's session is over.
 
 Exit status: 0 pass, 1 mismatch (or frames never played), 2 a bad cassette or bad arguments.
-Every error is one line on stderr (``PROG: error: ...``), never a traceback.
+Every error is one line on stderr, never a traceback: ``PROG COMMAND: error: ...`` for bad
+arguments (argparse's form, naming the command as typed), ``error: ...`` for the rest.
 
 Clients are pluggable: a driver is an async function ``(server, script, emit, timeout)``
 registered in :data:`harness.drivers.DRIVERS` under a :class:`~harness.drivers.ClientKind`:
@@ -118,7 +119,9 @@ def _port(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0 (any free port) to 65535, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"port {value} is out of range: give 1-65535, or 0 for any free port"
+        )
     return value
 
 
@@ -221,7 +224,7 @@ def _serve_verdict(path: str, server: FakeRealtimeServer, out: TextIO) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace, prog: str, out: TextIO) -> int:
+async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     paths: list[str] = args.cassette
     if args.simulate and paths:
         raise UsageError("--simulate serves no cassette: give either CASSETTE... or --simulate")
@@ -234,7 +237,7 @@ async def _serve(args: argparse.Namespace, prog: str, out: TextIO) -> int:
         raise UsageError(f"--port {args.port}: {count} servers need ports up to 65535")
     if not _is_loopback(args.host):
         print(
-            f"{prog}: warning: listening on {args.host}, not a loopback address: any machine "
+            f"warning: listening on {args.host}, not a loopback address: any machine "
             "that can reach it may connect",
             file=sys.stderr,
             flush=True,
@@ -291,7 +294,7 @@ async def _serve(args: argparse.Namespace, prog: str, out: TextIO) -> int:
 # -- check ----------------------------------------------------------------------------------
 
 
-def _check(path: str, out: TextIO, prog: str) -> int:
+def _check(path: str, out: TextIO) -> int:
     sides = {Side.CLIENT: 0, Side.SERVER: 0}
     conns: set[int] = set()
     no_event_id: list[int] = []
@@ -310,7 +313,7 @@ def _check(path: str, out: TextIO, prog: str) -> int:
         except CassetteError as exc:
             good = sum(sides.values())
             print(
-                f"{prog}: error: {exc} ({_plural(good, 'complete frame')} before it read fine)",
+                f"error: {exc} ({_plural(good, 'complete frame')} before it read fine)",
                 file=sys.stderr,
             )
             return 2
@@ -333,16 +336,16 @@ def _check(path: str, out: TextIO, prog: str) -> int:
     return 0
 
 
-def _check_all(paths: Sequence[str], out: TextIO, prog: str) -> int:
+def _check_all(paths: Sequence[str], out: TextIO) -> int:
     status = 0
     for path in paths:
         try:
-            status = max(status, _check(path, out, prog))
+            status = max(status, _check(path, out))
         except HarnessError as exc:
-            print(f"{prog}: error: {exc}", file=sys.stderr)
+            print(f"error: {exc}", file=sys.stderr)
             status = 2
         except OSError as exc:
-            print(f"{prog}: error: {_os_message(exc)}", file=sys.stderr)
+            print(f"error: {_os_message(exc)}", file=sys.stderr)
             status = 2
     return status
 
@@ -363,7 +366,7 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
 # -- validate -------------------------------------------------------------------------------
 
 
-def _validate_all(paths: Sequence[str], out: TextIO, prog: str) -> int:
+def _validate_all(paths: Sequence[str], out: TextIO) -> int:
     status = 0
     for path in paths:
         findings = 0
@@ -374,7 +377,7 @@ def _validate_all(paths: Sequence[str], out: TextIO, prog: str) -> int:
                 print(finding, file=out, flush=False)
         except (HarnessError, OSError) as exc:
             text = str(exc) if isinstance(exc, HarnessError) else _os_message(exc)
-            print(f"{prog}: error: {text}", file=sys.stderr)
+            print(f"error: {text}", file=sys.stderr)
             status = 2
             continue
         if findings:
@@ -412,7 +415,7 @@ def _rules(paths: Sequence[str], patterns: Sequence[str]) -> RedactionRules:
         raise UsageError(str(exc)) from None
 
 
-def _redact_all(args: argparse.Namespace, out: TextIO, prog: str) -> int:
+def _redact_all(args: argparse.Namespace, out: TextIO) -> int:
     rules = _rules(args.redact_path, args.redact_pattern)
     status = 0
     for path in args.cassette:
@@ -420,7 +423,7 @@ def _redact_all(args: argparse.Namespace, out: TextIO, prog: str) -> int:
             report = scrub_cassette(path, rules, dry_run=args.dry_run)
         except (HarnessError, OSError) as exc:
             text = str(exc) if isinstance(exc, HarnessError) else _os_message(exc)
-            print(f"{prog}: error: {text} (the file is untouched)", file=sys.stderr)
+            print(f"error: {text} (the file is untouched)", file=sys.stderr)
             status = 2
             continue
         verb = "would replace" if args.dry_run else "replaced"
@@ -801,25 +804,19 @@ def main(
     prog = prog or _default_prog()
     parser = _parser(prog)
     args = parser.parse_args(argv)
-    where = f"{prog} {args.command}"
     try:
         if args.command == "record":
-            port = getattr(args, "port", 0)
-            if isinstance(port, int) and not 0 <= port <= 65535:
-                raise UsageError(f"port must be 0 (any free port) to 65535, got {port}")
-            if os.path.isdir(args.cassette):  # checked before listening, not at Ctrl-C
-                raise UsageError(f"{args.cassette}: is a directory, not a cassette file")
             return asyncio.run(run_record(args))
         if args.command == "check":
-            return _check_all(args.cassette, stdout, where)
+            return _check_all(args.cassette, stdout)
         if args.command == "serve":
-            return asyncio.run(_serve(args, where, stdout))
+            return asyncio.run(_serve(args, stdout))
         if args.command == "inspect":
             return _inspect(args, stdout)
         if args.command == "redact":
-            return _redact_all(args, stdout, where)
+            return _redact_all(args, stdout)
         if args.command == "validate":
-            return _validate_all(args.cassette, stdout, where)
+            return _validate_all(args.cassette, stdout)
         return asyncio.run(
             _replay(
                 args.cassette,
@@ -831,11 +828,11 @@ def main(
             )
         )
     except HarnessError as exc:
-        print(f"{where}: error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"{where}: error: {_os_message(exc)}", file=sys.stderr)
+        print(f"error: {_os_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{where}: interrupted", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130

@@ -77,5 +77,5 @@ def test_a_bad_line_is_one_line_and_status_2(
     status, text = run("inspect", str(path))
     assert (status, text) == (2, "")
     err = capsys.readouterr().err
-    assert err.startswith(f"realtime-harness inspect: error: {path}:3: not JSON")
+    assert err.startswith(f"error: {path}:3: not JSON")
     assert err.count("\n") == 1

@@ -135,7 +135,7 @@ def test_a_bad_line_leaves_the_original_untouched(
     status, text = run("redact", str(path))
     assert (status, text) == (2, "")
     err = capsys.readouterr().err
-    assert err.startswith(f"realtime-harness redact: error: {path}:6: ")
+    assert err.startswith(f"error: {path}:6: ")
     assert message in err and err.endswith("(the file is untouched)\n")
     assert KEY not in err
     assert path.read_bytes() == before
@@ -159,7 +159,7 @@ def test_several_files_each_reported_a_missing_one_exits_2(
     assert status == 2
     assert text.startswith(f"{one}: replaced 6 values")
     assert capsys.readouterr().err == (
-        f"realtime-harness redact: error: {missing}: no such cassette (the file is untouched)\n"
+        f"error: {missing}: no such cassette (the file is untouched)\n"
     )
 
 
@@ -179,7 +179,7 @@ def test_a_bad_rule_is_a_usage_error(
     before = path.read_bytes()
     assert run("redact", str(path), *argv) == (2, "")
     err = capsys.readouterr().err
-    assert err.startswith("realtime-harness redact: error: ") and message in err
+    assert err.startswith("error: ") and message in err
     assert err.count("\n") == 1
     assert path.read_bytes() == before
 

@@ -156,10 +156,7 @@ def test_a_bad_file_exits_2_after_the_others(
     status, text = run("validate", str(missing), str(CASSETTES[0]))
     assert status == 2
     assert text == f"{CASSETTES[0]}: OK, 37 frames valid, no secret found\n"
-    assert (
-        capsys.readouterr().err
-        == f"realtime-harness validate: error: {missing}: no such cassette\n"
-    )
+    assert capsys.readouterr().err == f"error: {missing}: no such cassette\n"
 
 
 def test_without_the_openai_package_one_line_names_the_extra() -> None:
@@ -173,6 +170,6 @@ def test_without_the_openai_package_one_line_names_the_extra() -> None:
     )
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == (
-        "realtime-harness validate: error: validate needs the openai package's event types: "
+        "error: validate needs the openai package's event types: "
         "pip install 'realtime-harness[validate]'\n"
     )
