@@ -44,6 +44,7 @@ from harness.matching import DEFAULT_RULES, MatchRules
 from harness.modes import RecordAction, RecordMode, choose_action, parse_record_mode
 from harness.recorder import DEFAULT_UPSTREAM, RecordingProxy
 from harness.redaction import RedactionRules
+from harness.report import write_html
 from harness.server import FakeRealtimeServer
 
 __all__ = [
@@ -101,6 +102,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "replay recorded connections, record new ones; all: re-record everything",
     )
     parser.addini(_INI, "the default --realtime-record-mode (none)", default="none")
+    _add_report_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -154,6 +156,8 @@ async def realtime_server(
     realtime_config: RealtimeConfig,
     realtime_record_mode: RecordMode,
     realtime_cassette_path: Path,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[FakeRealtimeServer | RecordingProxy]:
     """A Realtime endpoint for this test: the cassette's replay, or a recording proxy.
 
@@ -175,7 +179,7 @@ async def realtime_server(
         )
         async with server:
             yield server
-        _verdict(server)
+        _verdict(server, _run_report(request, tmp_path_factory, server, path))
     elif action is RecordAction.RECORD:
         proxy = RecordingProxy(
             realtime_config.upstream_url, path, redaction=realtime_config.redaction
@@ -200,18 +204,90 @@ async def realtime_server(
             )
             async with proxy:
                 yield proxy
-        _verdict(replay)
+        _verdict(replay, _run_report(request, tmp_path_factory, replay, path))
         _no_errors(proxy)
 
 
-def _verdict(server: FakeRealtimeServer) -> None:
+def _verdict(server: FakeRealtimeServer, html_report: str = "") -> None:
     try:
         server.verdict()
     except CassetteMismatch as exc:
         report = str(exc)
     else:
         return
-    pytest.fail(report, pytrace=False)  # outside the except: no "during handling" chain
+    # outside the except: no "during handling" chain
+    pytest.fail(report + html_report, pytrace=False)
+
+
+# -- the HTML report of a run (harness.report) --------------------------------------------
+
+_REPORT_OPTION = "--realtime-report"
+_REPORT_DIR_OPTION = "--realtime-report-dir"
+_REPORT_CHOICES = ("failed", "all", "off")
+
+
+def _add_report_options(group: pytest.OptionGroup) -> None:
+    group.addoption(
+        _REPORT_OPTION,
+        action="store",
+        default="failed",
+        choices=_REPORT_CHOICES,
+        help="write an HTML report of each replay (timeline, audio, conversation, the "
+        "mismatch at its frame): failed (default) for failing tests only, all, or off",
+    )
+    group.addoption(
+        _REPORT_DIR_OPTION,
+        action="store",
+        default=None,
+        metavar="DIR",
+        help="the folder of the HTML reports (default: realtime-reports under pytest's "
+        "base temporary directory)",
+    )
+
+
+def _run_report(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    server: FakeRealtimeServer,
+    path: Path,
+) -> str:
+    """Write this run's HTML report if the option asks; return the failure-message line."""
+    choice = request.config.getoption(_REPORT_OPTION)
+    failed = bool(server.mismatches or server.unplayed)
+    if choice == "off" or (choice == "failed" and not failed):
+        return ""
+    folder = request.config.getoption(_REPORT_DIR_OPTION)
+    if folder is None:
+        base = tmp_path_factory.getbasetemp() / "realtime-reports"
+    else:
+        base = Path(folder)
+    out = base / f"{_UNSAFE.sub('-', request.node.nodeid)}.html"
+    try:
+        written = write_html(
+            path,
+            out,
+            mismatches=server.mismatches,
+            unplayed=server.unplayed,
+            title=f"{request.node.nodeid}: {'FAILED' if failed else 'passed'}",
+        )
+    except (HarnessError, OSError) as exc:
+        return f"\n(the HTML report could not be written: {exc})"
+    request.config.stash.setdefault(_REPORTS, []).append(written)
+    return f"\nHTML report: {written}"
+
+
+_REPORTS = pytest.StashKey[list[Path]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where this session's HTML reports are."""
+    written = terminalreporter.config.stash.get(_REPORTS, [])
+    if written:
+        folders = sorted({str(p.parent) for p in written})
+        terminalreporter.write_line(
+            f"realtime-harness: {len(written)} HTML report{'s' if len(written) != 1 else ''} "
+            f"in {', '.join(folders)}"
+        )
 
 
 def _no_errors(proxy: RecordingProxy) -> None:

@@ -776,7 +776,7 @@ def _run_data(
             extra_rows.append({"conn": m.conn, "mismatch": index})
     unplayed_list = []
     for u in unplayed:
-        lines = [f.lineno for f in u.frames]
+        lines = sorted(set(u.read_lines) | {f.lineno for f in u.frames})
         for lineno in lines:
             flags[lineno] = (flags.get(lineno, "") + " unplayed").strip()
         unplayed_list.append(
@@ -784,9 +784,7 @@ def _run_data(
                 "conn": u.conn,
                 "connection": u.connection,
                 "count": u.count,
-                "lines": lines,
-                "from_line": getattr(u, "rest_from", 0) or (lines[-1] if lines else 0),
-                "more": u.count - len(lines),
+                "rest_from": u.rest_from,
                 "report": u.report,
             }
         )
