@@ -23,6 +23,7 @@ RANKS: dict[str, int] = {
     "history": 0,
     "replay": 0,
     "modes": 0,
+    "inspect": 0,
     "report": 0,
     "strategies": 1,
     "_net": 2,
