@@ -51,66 +51,29 @@ from typing import IO, Any, Literal
 from harness import _json
 from harness.cassette import Frame, FrameKind, Header, Side, StrPath, open_cassette
 from harness.errors import UsageError
+from harness.inspect import (
+    AudioFormat,
+    AudioStream,
+    Connection,
+    EntryKind,
+    Inspector,
+    MarkKind,
+    Turn,
+    audio_format,
+)
 from harness.replay import Mismatch, Unplayed
 
 __all__ = [
-    "AudioFormat",
     "ReportLimits",
-    "audio_format",
     "g711_to_pcm16",
     "write_html",
 ]
 
 Codec = Literal["pcm16", "g711_ulaw", "g711_alaw"]
+_PCM16_24K = AudioFormat()
 
 
-# -- audio formats -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    """How a stream's bytes are samples: ``codec`` and ``rate`` (samples per second)."""
-
-    codec: Codec = "pcm16"
-    rate: int = 24000
-
-    @property
-    def bytes_per_sample(self) -> int:
-        """2 for PCM16, 1 for G.711."""
-        return 2 if self.codec == "pcm16" else 1
-
-    def duration(self, nbytes: int) -> float:
-        """Seconds of audio in ``nbytes`` bytes of this format."""
-        return nbytes / self.bytes_per_sample / self.rate
-
-
-PCM16_24K = AudioFormat()
-
-
-def audio_format(value: Any) -> AudioFormat | None:
-    """The format a session's ``audio.*.format`` (GA) or ``*_audio_format`` (beta) names.
-
-    ``{"type": "audio/pcm", "rate": 24000}``, ``{"type": "audio/pcmu"}``,
-    ``{"type": "audio/pcma"}``, ``"pcm16"``, ``"g711_ulaw"``, ``"g711_alaw"``; ``None`` for
-    anything else.
-    """
-    if isinstance(value, dict):
-        kind = value.get("type")
-        rate = value.get("rate")
-        if kind == "audio/pcm":
-            return AudioFormat("pcm16", rate if isinstance(rate, int) and rate > 0 else 24000)
-        if kind == "audio/pcmu":
-            return AudioFormat("g711_ulaw", 8000)
-        if kind == "audio/pcma":
-            return AudioFormat("g711_alaw", 8000)
-        return None
-    if value == "pcm16":
-        return PCM16_24K
-    if value == "g711_ulaw":
-        return AudioFormat("g711_ulaw", 8000)
-    if value == "g711_alaw":
-        return AudioFormat("g711_alaw", 8000)
-    return None
+# -- G.711 ----------------------------------------------------------------------------------
 
 
 def _ulaw(code: int) -> int:
@@ -119,8 +82,7 @@ def _ulaw(code: int) -> int:
     sign = code & 0x80
     exponent = (code >> 4) & 0x07
     mantissa = code & 0x0F
-    sample = ((mantissa << 3) + 0x84) << exponent
-    sample -= 0x84
+    sample = (((mantissa << 3) + 0x84) << exponent) - 0x84
     return -sample if sign else sample
 
 
@@ -153,6 +115,10 @@ def g711_to_pcm16(data: bytes, codec: Codec) -> list[int]:
     """Decode G.711 bytes (``"g711_ulaw"`` or ``"g711_alaw"``) to 16-bit sample values."""
     table = _G711[codec]
     return [table[b] for b in data]
+
+
+def _sample_width(fmt: AudioFormat) -> int:
+    return 2 if fmt.codec == "pcm16" else 1
 
 
 # -- limits --------------------------------------------------------------------------------
@@ -188,7 +154,7 @@ class ReportLimits:
             raise UsageError("detail_bytes_total must be >= 0 and string_chars >= 16")
 
 
-# -- the streaming model -------------------------------------------------------------------
+# -- what the page needs beyond harness.inspect: the audio itself ---------------------------
 
 
 class _Wave:
@@ -200,15 +166,14 @@ class _Wave:
         self.bucket = 240  # samples per (min, max) pair; doubles whenever the pairs overflow
         self.pairs: list[tuple[int, int]] = []
         self.fill = 0  # samples in the open (last) pair
-        self.samples = 0
 
     def feed(self, data: bytes) -> None:
+        lookup: tuple[int, ...] | None = None
         if self.codec == "pcm16":
-            usable = len(data) - (len(data) & 1)
-            values: array[int] | bytes = array("h", data[:usable])
+            samples = array("h", data[: len(data) - (len(data) & 1)])
             if sys.byteorder == "big":
-                values.byteswap()  # type: ignore[union-attr]
-            lookup: tuple[int, ...] | None = None
+                samples.byteswap()
+            values: array[int] | bytes = samples
         else:
             ranks, lookup = _RANKS[self.codec]
             values = data.translate(ranks)
@@ -229,7 +194,6 @@ class _Wave:
             i += take
             if len(self.pairs) > 2 * self.points and self.fill == 0:
                 self._halve()
-        self.samples += n
 
     def _halve(self) -> None:
         p = self.pairs
@@ -242,111 +206,53 @@ class _Wave:
         self.bucket *= 2
 
     def finish(self) -> list[float]:
-        pairs = self.pairs
-        while len(pairs) > self.points:
+        while len(self.pairs) > self.points:
             self._halve()
-            pairs = self.pairs
         out: list[float] = []
-        for lo, hi in pairs:
+        for lo, hi in self.pairs:
             out += [round(lo / 32768, 4), round(hi / 32768, 4)]
         return out
 
 
-class _Stream:
-    """One audio stream: a user append run, or one response item's audio."""
+class _Capture:
+    """The audio of one stream as the page needs it: waveform and the bytes it keeps.
 
-    def __init__(
-        self, index: int, conn: int, who: str, fmt: AudioFormat, t: float, limits: ReportLimits
-    ) -> None:
-        self.index = index
-        self.conn = conn
-        self.who = who  # "user" or "assistant"
+    Segmented as :class:`harness.inspect.Inspector` segments streams (a user run ends at a
+    commit, clear or close; assistant audio is per response and item), and found again by
+    its first line.
+    """
+
+    def __init__(self, fmt: AudioFormat, first_line: int, limits: ReportLimits) -> None:
         self.fmt = fmt
-        self.t0 = t
-        self.t1 = t
-        self.nbytes = 0
-        self.frames = 0
-        self.lines: tuple[int, int] = (0, 0)
+        self.first_line = first_line
         self.wave = _Wave(fmt.codec, limits.wave_points)
         self.kept = bytearray()
-        self.keep_limit = int(limits.audio_seconds_per_stream * fmt.rate) * fmt.bytes_per_sample
-        self.refused_total = False
-        self.item_id: str | None = None
-        self.response_id: str | None = None
-        self.transcript: list[str] = []
-        self.final_transcript: str | None = None
-        self.open = True
+        width = _sample_width(fmt)
+        self.keep_limit = int(limits.audio_seconds_per_stream * fmt.rate) * width
+        self.starved = False  # the report's budget ran out before this stream's own cap
+        self.index = -1
 
-    def feed(self, data: bytes, t: float, lineno: int, budget: list[int]) -> None:
-        self.t1 = t
-        self.frames += 1
-        self.lines = (self.lines[0] or lineno, lineno)
-        self.nbytes += len(data)
+    def feed(self, data: bytes, budget: list[int]) -> None:
         self.wave.feed(data)
-        room = min(self.keep_limit - len(self.kept), budget[0])
-        if room <= 0:
-            if len(self.kept) < self.keep_limit:
-                self.refused_total = True
+        want = self.keep_limit - len(self.kept)
+        if want <= 0:
             return
+        room = min(want, budget[0])
+        if room < min(want, len(data)):
+            self.starved = True
         piece = data[:room]
         if self.fmt.codec == "pcm16" and len(piece) & 1:
             piece = piece[:-1]
         self.kept += piece
         budget[0] -= len(piece)
-        if len(piece) < len(data) and len(self.kept) < self.keep_limit:
-            self.refused_total = True
-
-    def transcript_text(self) -> str:
-        if self.final_transcript is not None:
-            return self.final_transcript
-        return "".join(self.transcript)
-
-    def to_json(self) -> dict[str, Any]:
-        kept = len(self.kept)
-        if kept == self.nbytes:
-            keeps = "all of it"
-        elif kept == 0:
-            keeps = (
-                "no player: the report's audio budget was spent on earlier streams"
-                if self.refused_total
-                else "no player"
-            )
-        else:
-            keeps = f"the first {self.fmt.duration(kept):.1f} s"
-            if self.refused_total:
-                keeps += " (the report's audio budget ran out)"
-        return {
-            "i": self.index,
-            "conn": self.conn,
-            "who": self.who,
-            "codec": self.fmt.codec,
-            "rate": self.fmt.rate,
-            "t0": self.t0,
-            "t1": self.t1,
-            "bytes": self.nbytes,
-            "frames": self.frames,
-            "lines": list(self.lines),
-            "duration": self.fmt.duration(self.nbytes),
-            "kept_bytes": kept,
-            "kept_duration": self.fmt.duration(kept),
-            "keeps": keeps,
-            "wave": self.wave.finish(),
-            "item_id": self.item_id,
-            "response_id": self.response_id,
-            "transcript": self.transcript_text(),
-        }
 
 
 @dataclass(slots=True)
-class _Conn:
-    conn: int
-    frames: int = 0
-    t_end: float = 0.0
-    in_fmt: AudioFormat = PCM16_24K
-    out_fmt: AudioFormat = PCM16_24K
-    user: _Stream | None = None
-    turns: dict[str, dict[str, Any]] = field(default_factory=dict)
-    turn_list: list[dict[str, Any]] = field(default_factory=list)
+class _ConnAudio:
+    in_fmt: AudioFormat = _PCM16_24K
+    out_fmt: AudioFormat = _PCM16_24K
+    user: _Capture | None = None
+    out: dict[tuple[str, str], _Capture] = field(default_factory=dict)
 
 
 # Which marks a frame gets (CSS classes k-<name>), by event type.
@@ -363,12 +269,6 @@ _MARKS = {
     "response.audio.delta": "audio",
 }
 _AUDIO_OUT = frozenset({"response.output_audio.delta", "response.audio.delta"})
-_TRANSCRIPT_DELTA = frozenset(
-    {"response.output_audio_transcript.delta", "response.audio_transcript.delta"}
-)
-_TRANSCRIPT_DONE = frozenset(
-    {"response.output_audio_transcript.done", "response.audio_transcript.done"}
-)
 _USER_END = frozenset(
     {
         "input_audio_buffer.commit",
@@ -377,49 +277,32 @@ _USER_END = frozenset(
         "input_audio_buffer.cleared",
     }
 )
-_ITEM_EVENTS = frozenset(
-    {
-        "conversation.item.create",
-        "conversation.item.added",
-        "conversation.item.done",
-        "conversation.item.created",
-        "conversation.item.retrieved",
-        "response.output_item.added",
-        "response.output_item.done",
-    }
-)
+_SESSION = frozenset({"session.created", "session.updated", "session.update"})
 _REFUSAL = "handshake refused: HTTP "
 
 
 class _Builder:
-    """One streaming pass over a cassette's frames into the page's data."""
+    """One streaming pass: the inspection model, the timeline rows, the audio captures."""
 
-    def __init__(self, header: Header, limits: ReportLimits, rows: IO[bytes]) -> None:
-        self.header = header
+    def __init__(self, header: Header, path: StrPath, limits: ReportLimits, rows: IO[bytes]):
+        self.inspector = Inspector(header, path=path)
         self.limits = limits
         self.rows = rows
         self.first_row = True
         self.types: dict[str, int] = {}
-        self.conns: dict[int, _Conn] = {}
-        self.streams: list[_Stream] = []
-        self.out_streams: dict[tuple[int, str, str], _Stream] = {}
+        self.audio: dict[int, _ConnAudio] = {}
+        self.captures: dict[tuple[int, str, int], _Capture] = {}  # (conn, who, first line)
         self.audio_budget = [limits.audio_bytes_total]
         self.detail_left = limits.detail_bytes_total
         self.details_dropped = 0
-        self.items: dict[tuple[int, str], dict[str, Any]] = {}
-        self.frames = 0
         self.flags: dict[int, str] = {}  # lineno -> extra mark class (run reports)
         self.notes: dict[int, int] = {}  # lineno -> mismatch index
 
-    # -- per frame ---------------------------------------------------------------------------
-
     def add(self, frame: Frame) -> None:
-        self.frames += 1
-        state = self.conns.get(frame.conn)
-        if state is None:
-            state = self.conns[frame.conn] = _Conn(frame.conn)
-        state.frames += 1
-        state.t_end = max(state.t_end, frame.t)
+        self.inspector.feed(frame)
+        audio = self.audio.get(frame.conn)
+        if audio is None:
+            audio = self.audio[frame.conn] = _ConnAudio()
         label = frame.describe()
         marks = ""
         event = frame.event
@@ -427,36 +310,31 @@ class _Builder:
             kind = event.get("type")
             if isinstance(kind, str):
                 marks = _MARKS.get(kind, "")
-                self._event(state, frame, kind, event)
+                self._audio(audio, frame, kind, event)
                 if kind == "response.done":
                     status = _dig(event, "response", "status")
                     if isinstance(status, str) and status != "completed":
                         label = f"response.done ({status})"
         elif frame.kind is FrameKind.CLOSE:
+            audio.user = None
             marks = "close"
             reason = frame.close_reason or ""
             if reason.startswith(_REFUSAL):
                 marks = "refusal"
                 label = f"refused: {reason.splitlines()[0][len('handshake refused: ') :]}"
-            elif frame.close_reason:
-                label = f"{label} {frame.close_reason.splitlines()[0][:60]}"
-            for turn in state.turns.values():
-                turn["t1"] = frame.t
-                turn["status"] = "cut by close"
-            state.turns.clear()
+            elif reason:
+                label = f"{label} {reason.splitlines()[0][:60]}"
         extra = self.flags.get(frame.lineno)
         if extra:
             marks = f"{marks} {extra}".strip()
-        type_index = self.types.setdefault(label, len(self.types))
-        detail = self._detail(frame)
         row = [
             frame.conn,
             0 if frame.side is Side.CLIENT else 1,
             frame.t,
-            type_index,
+            self.types.setdefault(label, len(self.types)),
             marks,
             frame.lineno,
-            detail,
+            self._detail(frame),
             self.notes.get(frame.lineno, -1),
         ]
         self.rows.write(b"\n" if self.first_row else b",\n")
@@ -477,9 +355,13 @@ class _Builder:
         self.detail_left -= len(encoded)
         return value
 
-    def _event(self, state: _Conn, frame: Frame, kind: str, event: dict[str, Any]) -> None:
-        t = frame.t
-        if kind in ("session.created", "session.updated", "session.update"):
+    def _capture(self, conn: int, who: str, fmt: AudioFormat, line: int) -> _Capture:
+        capture = _Capture(fmt, line, self.limits)
+        self.captures[(conn, who, line)] = capture
+        return capture
+
+    def _audio(self, audio: _ConnAudio, frame: Frame, kind: str, event: dict[str, Any]) -> None:
+        if kind in _SESSION:
             session = event.get("session")
             if isinstance(session, dict):
                 fin = audio_format(_dig(session, "audio", "input", "format")) or audio_format(
@@ -488,205 +370,64 @@ class _Builder:
                 fout = audio_format(_dig(session, "audio", "output", "format")) or audio_format(
                     session.get("output_audio_format")
                 )
-                state.in_fmt = fin or state.in_fmt
-                state.out_fmt = fout or state.out_fmt
+                audio.in_fmt = fin or audio.in_fmt
+                audio.out_fmt = fout or audio.out_fmt
         elif kind == "input_audio_buffer.append" and frame.side is Side.CLIENT:
             data = _b64(event.get("audio"))
             if data is not None:
-                if state.user is None:
-                    state.user = self._stream(state.conn, "user", state.in_fmt, t)
-                state.user.feed(data, t, frame.lineno, self.audio_budget)
+                if audio.user is None:
+                    audio.user = self._capture(frame.conn, "user", audio.in_fmt, frame.lineno)
+                audio.user.feed(data, self.audio_budget)
         elif kind in _USER_END:
-            stream = state.user
-            if stream is not None:
-                item_id = event.get("item_id")
-                if isinstance(item_id, str):
-                    stream.item_id = item_id
-                if kind in ("input_audio_buffer.committed", "input_audio_buffer.cleared"):
-                    state.user = None
-                    stream.open = False
+            audio.user = None
         elif kind in _AUDIO_OUT:
             data = _b64(event.get("delta"))
             if data is not None:
-                stream = self._out_stream(state, event, t)
-                stream.feed(data, t, frame.lineno, self.audio_budget)
-        elif kind in _TRANSCRIPT_DELTA:
-            delta = event.get("delta")
-            if isinstance(delta, str):
-                self._out_stream(state, event, t).transcript.append(delta)
-        elif kind in _TRANSCRIPT_DONE:
-            text = event.get("transcript")
-            if isinstance(text, str):
-                self._out_stream(state, event, t).final_transcript = text
-        elif kind == "conversation.item.input_audio_transcription.completed":
-            item_id, text = event.get("item_id"), event.get("transcript")
-            if isinstance(text, str):
-                for stream in reversed(self.streams):
-                    if stream.conn == state.conn and stream.who == "user":
-                        if stream.item_id == item_id or stream.item_id is None:
-                            stream.final_transcript = text
-                            break
-                self._item(state.conn, {"id": item_id, "transcript": text}, t, False)
-        elif kind == "response.created":
-            rid = _dig(event, "response", "id")
-            opened: dict[str, Any] = {"id": rid, "t0": t, "t1": None, "status": "open"}
-            state.turns[rid if isinstance(rid, str) else ""] = opened
-            state.turn_list.append(opened)
-        elif kind == "response.done":
-            rid = _dig(event, "response", "id")
-            key = rid if isinstance(rid, str) else ""
-            turn = state.turns.pop(key, None)
-            if turn is None:
-                turn = {"id": rid, "t0": t, "t1": t, "status": "done without created"}
-                state.turn_list.append(turn)
-            turn["t1"] = t
-            status = _dig(event, "response", "status")
-            turn["status"] = status if isinstance(status, str) else "done"
-            reason = _dig(event, "response", "status_details", "reason")
-            if isinstance(reason, str):
-                turn["status"] += f" ({reason})"
-            output = _dig(event, "response", "output")
-            if isinstance(output, list):
-                for item in output:
-                    if isinstance(item, dict):
-                        self._item(state.conn, item, t, False)
-        elif kind == "response.function_call_arguments.done":
-            item_id = event.get("item_id")
-            self._item(
-                state.conn,
-                {
-                    "id": item_id,
-                    "type": "function_call",
-                    "name": event.get("name"),
-                    "call_id": event.get("call_id"),
-                    "arguments": event.get("arguments"),
-                },
-                t,
-                False,
-            )
-        elif kind == "conversation.item.truncated":
-            item_id = event.get("item_id")
-            if isinstance(item_id, str):
-                bubble = self.items.get((state.conn, item_id))
-                if bubble is not None:
-                    bubble["truncated_ms"] = event.get("audio_end_ms")
-        elif kind == "conversation.item.deleted":
-            item_id = event.get("item_id")
-            if isinstance(item_id, str):
-                bubble = self.items.get((state.conn, item_id))
-                if bubble is not None:
-                    bubble["deleted"] = True
-        if kind == "error":
-            message = _dig(event, "error", "message")
-            self._bubble_note(state.conn, t, "error", str(message or "error"))
-        if kind in _ITEM_EVENTS:
-            item = event.get("item")
-            if isinstance(item, dict):
-                self._item(state.conn, item, t, frame.side is Side.CLIENT)
+                rid, item = event.get("response_id"), event.get("item_id")
+                key = (rid if isinstance(rid, str) else "", item if isinstance(item, str) else "")
+                capture = audio.out.get(key)
+                if capture is None:
+                    capture = audio.out[key] = self._capture(
+                        frame.conn, "assistant", audio.out_fmt, frame.lineno
+                    )
+                capture.feed(data, self.audio_budget)
 
-    def _bubble_note(self, conn: int, t: float, kind: str, text: str) -> None:
-        key = (conn, f"\0{kind}{len(self.items)}")
-        self.items[key] = {"conn": conn, "t": t, "type": kind, "text": text}
-
-    def _stream(self, conn: int, who: str, fmt: AudioFormat, t: float) -> _Stream:
-        stream = _Stream(len(self.streams), conn, who, fmt, t, self.limits)
-        self.streams.append(stream)
-        return stream
-
-    def _out_stream(self, state: _Conn, event: dict[str, Any], t: float) -> _Stream:
-        rid = event.get("response_id")
-        item_id = event.get("item_id")
-        key = (
-            state.conn,
-            rid if isinstance(rid, str) else "",
-            item_id if isinstance(item_id, str) else "",
-        )
-        stream = self.out_streams.get(key)
-        if stream is None:
-            stream = self._stream(state.conn, "assistant", state.out_fmt, t)
-            stream.response_id = key[1] or None
-            stream.item_id = key[2] or None
-            self.out_streams[key] = stream
-        return stream
-
-    def _item(self, conn: int, item: dict[str, Any], t: float, from_client: bool) -> None:
-        item_id = item.get("id")
-        if not isinstance(item_id, str):
-            if not from_client:
-                return
-            item_id = f"\0client{len(self.items)}"
-        bubble = self.items.get((conn, item_id))
-        if bubble is None:
-            bubble = self.items[(conn, item_id)] = {"conn": conn, "t": t, "id": item_id}
-        for key in ("type", "role", "name", "call_id", "arguments", "output", "status"):
-            value = item.get(key)
-            if isinstance(value, str):
-                bubble[key] = value
-        transcript = item.get("transcript")
-        if isinstance(transcript, str):
-            bubble["transcript"] = transcript
-        content = item.get("content")
-        if isinstance(content, list):
-            texts: list[str] = []
-            audio = False
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
-                text = part.get("text")
-                if isinstance(text, str):
-                    texts.append(text)
-                if str(part.get("type", "")).endswith("audio"):
-                    audio = True
-                    spoken = part.get("transcript")
-                    if isinstance(spoken, str):
-                        bubble["transcript"] = spoken
-            if texts:
-                bubble["text"] = "\n".join(texts)
-            if audio:
-                bubble["audio"] = True
-
-    # -- the end -------------------------------------------------------------------------
+    # -- the end ---------------------------------------------------------------------------
 
     def data(self, run: dict[str, Any] | None) -> dict[str, Any]:
-        conns = []
-        for conn in sorted(self.conns):
-            state = self.conns[conn]
-            for turn in state.turns.values():
-                turn["t1"] = state.t_end
-                turn["status"] = "never done"
+        inspection = self.inspector.finish()
+        conns: list[dict[str, Any]] = []
+        streams: list[dict[str, Any]] = []
+        chat: list[dict[str, Any]] = []
+        for c in inspection.connections:
             conns.append(
                 {
-                    "conn": conn,
-                    "frames": state.frames,
-                    "t_end": state.t_end,
-                    "turns": state.turn_list,
+                    "conn": c.conn,
+                    "frames": c.frames,
+                    "t_end": c.end,
+                    "turns": [_turn(t, c.end) for t in c.turns],
                 }
             )
-        streams = [s.to_json() for s in self.streams]
-        chat = sorted(
-            (b for b in self.items.values() if "type" in b or "text" in b or "transcript" in b),
-            key=lambda b: (b["conn"], b["t"]),
-        )
-        header = self.header
+            found = list(c.user_audio) + [s for t in c.turns for s in t.audio]
+            for stream in sorted(found, key=lambda s: s.lines[0] if s.lines else 0):
+                streams.append(self._stream(c.conn, stream, len(streams)))
+            chat += _chat(c)
+        header = inspection.header
         return {
             "header": {
-                "made": str(header.made),
+                "made": header.made,
                 "created": header.created,
                 "client": header.client,
                 "redactions": list(header.redactions),
-                "endpoint": header.path
-                + (
-                    "?" + "&".join(f"{k}={v}" for k, v in header.query.items())
-                    if header.query
-                    else ""
-                ),
+                "endpoint": header.endpoint,
                 "note": header.note,
+                "placeholders": inspection.redactions,
             },
             "types": list(self.types),
             "conns": conns,
             "streams": streams,
             "chat": chat,
-            "frames": self.frames,
+            "frames": inspection.frames,
             "details_dropped": self.details_dropped,
             "limits": {
                 "audio_seconds_per_stream": self.limits.audio_seconds_per_stream,
@@ -696,6 +437,93 @@ class _Builder:
             },
             "run": run,
         }
+
+    def _stream(self, conn: int, s: AudioStream, index: int) -> dict[str, Any]:
+        first = s.lines[0] if s.lines else 0
+        capture = self.captures.get((conn, s.who, first))
+        kept = len(capture.kept) if capture is not None else 0
+        if capture is not None:
+            capture.index = index
+        if capture is None:
+            keeps = "no player (its audio could not be read)"
+        elif kept == s.bytes:
+            keeps = "all of it"
+        elif kept == 0:
+            keeps = "no player: the report's audio budget was spent on earlier streams"
+        else:
+            keeps = f"the first {s.format.duration(kept):.1f} s"
+            if capture.starved:
+                keeps += " (the report's audio budget ran out)"
+        return {
+            "i": index,
+            "conn": conn,
+            "who": s.who,
+            "codec": s.format.codec,
+            "rate": s.format.rate,
+            "t0": s.start,
+            "t1": s.end,
+            "bytes": s.bytes,
+            "frames": s.chunks,
+            "lines": [first, s.lines[-1] if s.lines else 0],
+            "duration": s.duration,
+            "kept_bytes": kept,
+            "kept_duration": s.format.duration(kept),
+            "keeps": keeps,
+            "wave": capture.wave.finish() if capture is not None else [],
+            "item_id": s.item_id,
+            "response_id": s.response_id,
+            "transcript": s.transcript,
+            "ended_by": s.ended_by,
+        }
+
+
+def _turn(t: Turn, conn_end: float) -> dict[str, Any]:
+    status = t.status or ("never done" if t.end is None else "done")
+    if t.reason:
+        status += f" ({t.reason})"
+    return {
+        "id": t.response_id,
+        "t0": t.start,
+        "t1": t.end if t.end is not None else conn_end,
+        "status": status,
+    }
+
+
+def _chat(c: Connection) -> list[dict[str, Any]]:
+    """The conversation bubbles of a connection, with errors and refusals in time order."""
+    truncated = {
+        m.item_id: m.detail.rsplit(" at ", 1)[-1]
+        for m in c.marks
+        if m.kind is MarkKind.TRUNCATED and m.item_id
+    }
+    statuses = {t.response_id: t for t in c.turns}
+    out: list[dict[str, Any]] = []
+    for e in c.conversation:
+        bubble: dict[str, Any] = {"conn": c.conn, "t": e.t, "line": e.line, "kind": str(e.kind)}
+        bubble["text"] = e.text
+        if e.kind is EntryKind.TOOL_CALL and e.tool_call is not None:
+            call = e.tool_call
+            bubble.update(name=call.name, call_id=call.call_id, arguments=call.arguments)
+            bubble["output"] = call.output
+        elif e.kind is EntryKind.USER_AUDIO and e.audio is not None:
+            bubble["duration"] = e.audio.duration
+        elif e.kind is EntryKind.ASSISTANT:
+            turn = statuses.get(e.response_id or "")
+            if turn is not None and turn.status not in ("", "completed"):
+                bubble["status"] = turn.status + (f" ({turn.reason})" if turn.reason else "")
+            if turn is not None and turn.audio:
+                bubble["audio"] = True
+                cut = [truncated[s.item_id] for s in turn.audio if s.item_id in truncated]
+                if cut:
+                    bubble["truncated"] = cut[0]
+        out.append(bubble)
+    for m in c.marks:
+        if m.kind in (MarkKind.ERROR, MarkKind.REFUSAL):
+            out.append(
+                {"conn": c.conn, "t": m.t, "line": m.line, "kind": str(m.kind), "text": m.detail}
+            )
+    out.sort(key=lambda b: b["line"])
+    return out
 
 
 def _dig(value: Any, *keys: str) -> Any:
@@ -814,12 +642,12 @@ def _script_json(value: Any) -> bytes:
     return _json.dumps(value).replace(b"</", b"<\\/")
 
 
-def _audio_tags(streams: list[_Stream]) -> Iterator[bytes]:
-    for stream in streams:
-        if stream.kept:
+def _audio_tags(captures: Iterable[_Capture]) -> Iterator[bytes]:
+    for capture in captures:
+        if capture.kept and capture.index >= 0:
             yield (
-                f'<script type="application/octet-stream" id="audio-{stream.index}">'.encode()
-                + base64.b64encode(bytes(stream.kept))
+                f'<script type="application/octet-stream" id="audio-{capture.index}">'.encode()
+                + base64.b64encode(bytes(capture.kept))
                 + b"</script>\n"
             )
 
@@ -863,7 +691,7 @@ def write_html(
         tempfile.SpooledTemporaryFile(max_size=8 << 20) as rows,
     ):
         header = reader.header
-        builder = _Builder(header, limits, rows)
+        builder = _Builder(header, source, limits, rows)
         builder.flags = flags
         builder.notes = notes
         for frame in reader:
@@ -884,7 +712,7 @@ def write_html(
                 while chunk := rows.read(1 << 20):
                     fh.write(chunk)
                 fh.write(b"\n]</script>\n")
-                for tag in _audio_tags(builder.streams):
+                for tag in _audio_tags(builder.captures.values()):
                     fh.write(tag)
                 fh.write(tail.encode("utf-8"))
             os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a report is for reading

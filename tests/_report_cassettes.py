@@ -36,6 +36,8 @@ def expected_streams(path: Path) -> list[dict[str, Any]]:
         next(fh)
         for line in fh:
             obj = json.loads(line)
+            if "close" in obj:
+                user = None
             event = obj.get("event") or {}
             kind = event.get("type")
             if kind in ("session.created", "session.updated", "session.update"):
@@ -49,8 +51,10 @@ def expected_streams(path: Path) -> list[dict[str, Any]]:
                     user = {"who": "user", "bytes": 0, "fmt": fmt_in}
                     streams.append(user)
                 user["bytes"] += len(base64.b64decode(event["audio"]))
-            elif kind in ("input_audio_buffer.committed", "input_audio_buffer.cleared"):
-                user = None
+            elif kind and kind.startswith(
+                ("input_audio_buffer.commit", "input_audio_buffer.clear")
+            ):
+                user = None  # commit, committed, clear, cleared: the run is over
             elif kind == "response.output_audio.delta":
                 key = (obj["conn"], event.get("response_id", ""), event.get("item_id", ""))
                 if key not in out:

@@ -26,8 +26,9 @@ from _report_cassettes import (
 
 from harness.cassette import CassetteWriter, Header, load_cassette
 from harness.errors import CassetteError, UsageError
+from harness.inspect import AudioFormat, audio_format
 from harness.replay import Replay, load_script
-from harness.report import AudioFormat, ReportLimits, audio_format, g711_to_pcm16, write_html
+from harness.report import ReportLimits, g711_to_pcm16, write_html
 
 PCM = {"type": "audio/pcm", "rate": 24000}
 
@@ -97,28 +98,19 @@ def test_every_frame_is_a_row_and_every_stream_is_measured(cassette: Path, tmp_p
 def test_function_call_cassette_gives_the_conversation_with_the_tool_call(tmp_path: Path) -> None:
     data, _, _ = page_data(write_html(CASSETTES / "function_call.jsonl", tmp_path / "r.html"))
     chat = [
-        (
-            b.get("type"),
-            b.get("role"),
-            b.get("text"),
-            b.get("name"),
-            b.get("arguments"),
-            b.get("output"),
-        )
+        (b["kind"], b["text"], b.get("name"), b.get("arguments"), b.get("output"))
         for b in data["chat"]
     ]
     assert chat == [
-        ("message", "user", "What's the weather in Paris?", None, None, None),
-        ("function_call", None, None, "get_weather", '{"city":"Paris"}', None),
+        ("user_text", "What's the weather in Paris?", None, None, None),
         (
-            "function_call_output",
-            None,
-            None,
-            None,
-            None,
+            "tool_call",
+            "",
+            "get_weather",
+            '{"city":"Paris"}',
             '{"city": "Paris", "temperature_c": 18, "conditions": "sunny"}',
         ),
-        ("message", "assistant", "It's 18\u00b0C and sunny in Paris right now.", None, None, None),
+        ("assistant", "It's 18\u00b0C and sunny in Paris right now.", None, None, None),
     ]
     turns = data["conns"][0]["turns"]
     assert [(t["t0"], t["t1"], t["status"]) for t in turns] == [
@@ -141,9 +133,10 @@ def test_interruption_marks_speech_truncation_and_the_cancelled_turn(tmp_path: P
         ("close 1000", "close"),
     } <= marked
     assert data["conns"][0]["turns"][0]["status"] == "cancelled (turn_detected)"
-    assistant = [b for b in data["chat"] if b.get("role") == "assistant"]
-    assert assistant[0]["truncated_ms"] == 150
-    assert assistant[0]["transcript"] == "Once upon a time, on a rocky "
+    assistant = [b for b in data["chat"] if b["kind"] == "assistant"]
+    assert assistant[0]["truncated"] == "150 ms"
+    assert assistant[0]["status"] == "cancelled (turn_detected)"
+    assert assistant[0]["text"] == "Once upon a time, on a rocky "
 
 
 def test_server_close_and_error_are_marked(tmp_path: Path) -> None:
@@ -151,7 +144,7 @@ def test_server_close_and_error_are_marked(tmp_path: Path) -> None:
     assert rows[-1][4] == "close"
     data, rows, _ = page_data(write_html(CASSETTES / "server_error.jsonl", tmp_path / "b.html"))
     assert [r[4] for r in rows if r[4]] == ["error", "close"]
-    assert any(b["type"] == "error" for b in data["chat"])
+    assert [b["kind"] for b in data["chat"]] == ["error"]
 
 
 def test_a_refused_handshake_is_marked_as_a_refusal(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def test_clicking_a_mark_shows_its_frame_and_zoom_widens_the_timeline(
         assert float(svg.get_attribute("width") or 0) == before
         bubbles = page.locator(".bubble").all_inner_texts()
         assert any('get_weather({"city":"Paris"})' in b for b in bubbles)
-        assert any("temperature_c" in b and "tool output" in b for b in bubbles)
+        assert any("temperature_c" in b and "get_weather" in b for b in bubbles)
         _clean(loaded)
 
 
