@@ -46,9 +46,11 @@ from typing import NoReturn, TextIO
 
 from websockets.exceptions import InvalidHandshake
 
+from harness import _json
 from harness.cassette import Side, open_cassette
 from harness.drivers import DRIVERS, ClientKind, TimelineEntry
 from harness.errors import CassetteError, CassetteMismatch, HarnessError, UsageError
+from harness.inspect import DEFAULT_GAP_SECONDS, inspect_cassette, render
 from harness.recorder import add_record_arguments, run_record
 from harness.server import FakeRealtimeServer
 
@@ -336,6 +338,19 @@ def _check_all(paths: Sequence[str], out: TextIO, prog: str) -> int:
     return status
 
 
+# -- inspect --------------------------------------------------------------------------------
+
+
+def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    inspection = inspect_cassette(args.cassette, gap_seconds=args.gap)
+    if args.json:
+        out.write(_json.dumps_str(inspection.to_json()) + "\n")
+    else:
+        for line in render(inspection):
+            print(line, file=out)
+    return 0
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 _MAIN_DESCRIPTION = """\
@@ -411,6 +426,28 @@ exit status:
 
 example:
   %(prog)s cassettes/*.jsonl"""
+
+_INSPECT_DESCRIPTION = """\
+Show what CASSETTE holds: a readable timeline with the content.
+
+Per connection, in frame order: the user's text and audio runs (duration, format, lines,
+transcript), each turn (response.created to response.done) with the assistant's text,
+transcript, tool calls with their arguments and outputs, and audio; speech started and
+stopped, commits, truncations, cancels, errors, closes, refused handshakes, frames holding
+redaction placeholders, and the silences that pacing would replay (--gap). Each line
+reads: time (s), cassette line, what happened. Reads the file in one streaming pass,
+keeping counts of the audio, not the audio.
+
+With --json, prints the same model as one JSON object (its shape is in the README)."""
+
+_INSPECT_EPILOG = """\
+exit status:
+  0  the cassette was read to the end
+  2  a missing or malformed cassette (the line at fault is named)
+
+example:
+  %(prog)s cassettes/function_call.jsonl
+  %(prog)s cassettes/audio_turn.jsonl --json | jq '.connections[0].turns[0].audio'"""
 
 _RECORD_DESCRIPTION = """\
 Record real sessions through a local proxy.
@@ -528,6 +565,23 @@ def _parser(prog: str) -> _Parser:
         help="stop after one client session (each server saw its recorded connections close)",
     )
 
+    inspect = _subparser(
+        commands,
+        "inspect",
+        "show a cassette's turns, text, tool calls, audio and marks",
+        _INSPECT_DESCRIPTION,
+        _INSPECT_EPILOG,
+    )
+    inspect.add_argument("cassette", metavar="CASSETTE", help="the cassette file to inspect")
+    inspect.add_argument("--json", action="store_true", help="print the model as JSON")
+    inspect.add_argument(
+        "--gap",
+        type=_seconds,
+        default=DEFAULT_GAP_SECONDS,
+        metavar="SECONDS",
+        help=f"report silences at least this long (default {DEFAULT_GAP_SECONDS:g})",
+    )
+
     check = _subparser(
         commands,
         "check",
@@ -582,6 +636,8 @@ def main(
             return _check_all(args.cassette, stdout, where)
         if args.command == "serve":
             return asyncio.run(_serve(args, where, stdout))
+        if args.command == "inspect":
+            return _inspect(args, stdout)
         return asyncio.run(
             _replay(
                 args.cassette,

@@ -51,6 +51,7 @@ __all__ = [
     "audio_format",
     "inspect_cassette",
     "inspect_frames",
+    "render",
 ]
 
 DEFAULT_GAP_SECONDS = 1.0
@@ -1037,3 +1038,130 @@ def inspect_cassette(path: StrPath, *, gap_seconds: float = DEFAULT_GAP_SECONDS)
     """
     with open_cassette(path) as reader:
         return inspect_frames(reader.header, reader, path=path, gap_seconds=gap_seconds)
+
+
+# -- the readable timeline --------------------------------------------------------------------
+
+_TEXT_LIMIT = 300
+
+
+def _quote(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) > _TEXT_LIMIT:
+        flat = flat[: _TEXT_LIMIT - 1] + "…"
+    return json_string(flat)
+
+
+def json_string(text: str) -> str:
+    """``text`` as a double-quoted string, escapes as JSON writes them (non-ASCII kept)."""
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{out}"'
+
+
+def _fmt(fmt: AudioFormat) -> str:
+    rate = f"{fmt.rate / 1000:g} kHz"
+    return f"{fmt.codec} {rate}"
+
+
+def _audio(stream: AudioStream) -> str:
+    lines = (
+        f"line {stream.lines[0]}"
+        if len(stream.lines) == 1
+        else f"lines {stream.lines[0]}-{stream.lines[-1]}"
+        if stream.lines
+        else "no lines"
+    )
+    chunks = f"{stream.chunks} chunk{'s' if stream.chunks != 1 else ''}"
+    return (
+        f"{stream.duration:.3f} s ({stream.bytes:,} bytes {_fmt(stream.format)}, {chunks}, {lines})"
+    )
+
+
+def _duration(start: float, end: float | None) -> str:
+    return f"{end - start:.3f} s" if end is not None else "never done"
+
+
+def render(inspection: Inspection) -> list[str]:
+    """The inspection as a readable timeline, one line per moment (``inspect`` prints it)."""
+    h = inspection.header
+    out = [f"{inspection.path or '<cassette>'}: {h.made}" + (f" {h.created}" if h.created else "")]
+    out.append(f"  endpoint {h.endpoint}" + (f", client {h.client}" if h.client else ""))
+    if h.note:
+        out.append(f"  note: {h.note}")
+    ran = ", ".join(h.redactions) if h.redactions else "none"
+    found = inspection.redactions
+    found_text = (
+        ", ".join(f"{name} x{count}" for name, count in sorted(found.items()))
+        if found
+        else "no placeholders in the frames"
+    )
+    out.append(f"  redactions that ran: {ran}; found: {found_text}")
+    n = len(inspection.connections)
+    out.append(f"  {inspection.frames} frames on {n} connection{'s' if n != 1 else ''}")
+    for conn in inspection.connections:
+        out.append("")
+        out.append(
+            f"conn {conn.conn}: {conn.frames} frames ({conn.client_frames} client, "
+            f"{conn.server_frames} server"
+            + (f", {conn.binary_frames} binary" if conn.binary_frames else "")
+            + f") over {conn.end - conn.start:.3f} s; audio in {_fmt(conn.input_format)}, "
+            f"out {_fmt(conn.output_format)}"
+        )
+        out.extend(_timeline(conn))
+    return out
+
+
+def _timeline(conn: Connection) -> list[str]:
+    """One connection's moments, in frame order."""
+    moments: list[tuple[int, int, float, str]] = []  # (line, order, t, text)
+
+    def add(line: int, t: float, text: str, order: int = 1) -> None:
+        moments.append((line, order, t, text))
+
+    for entry in conn.conversation:
+        if entry.kind is EntryKind.USER_TEXT:
+            add(entry.line, entry.t, f"user: {_quote(entry.text)}")
+        elif entry.kind is EntryKind.SYSTEM_TEXT:
+            add(entry.line, entry.t, f"system: {_quote(entry.text)}")
+        elif entry.kind is EntryKind.USER_AUDIO and entry.audio is not None:
+            said = f" {_quote(entry.text)}" if entry.text else " (no transcript)"
+            add(entry.line, entry.t, f"user audio: {_audio(entry.audio)}{said}")
+        elif entry.kind is EntryKind.ASSISTANT and entry.response_id is None:
+            add(entry.line, entry.t, f"assistant item: {_quote(entry.text)}")
+    for number, turn in enumerate(conn.turns, 1):
+        add(turn.start_line, turn.start, f"turn {number} ({turn.response_id}) starts", 0)
+        for call in turn.tool_calls:
+            add(call.line, call.t, f"  tool call {call.name}({call.arguments}) [{call.call_id}]")
+            if call.output is not None and call.output_line is not None:
+                t = call.output_t if call.output_t is not None else call.t
+                add(call.output_line, t, f"  tool output [{call.call_id}]: {call.output}")
+        for stream in turn.audio:
+            add(
+                stream.lines[0] if stream.lines else turn.start_line,
+                stream.start,
+                f"  assistant audio: {_audio(stream)}",
+            )
+        end_line = turn.end_line if turn.end_line is not None else conn.last_line
+        end_t = turn.end if turn.end is not None else conn.end
+        status = turn.status or "never done"
+        if turn.reason:
+            status += f" ({turn.reason})"
+        add(
+            end_line,
+            end_t,
+            f"turn {number} {status} after {_duration(turn.start, turn.end)}",
+            2,
+        )
+        if turn.text:
+            add(end_line, end_t, f"  assistant: {_quote(turn.text)}", 3)
+        if turn.transcript:
+            add(end_line, end_t, f"  assistant said: {_quote(turn.transcript)}", 4)
+    for mark in conn.marks:
+        label = str(mark.kind).replace("_", " ")
+        add(mark.line, mark.t, f"{label}: {mark.detail}" if mark.detail else label)
+    for gap in conn.gaps:
+        add(gap.before_line, gap.start, f"gap of {gap.seconds:.3f} s (pacing waits it)", 0)
+    return [
+        f"  {t:8.3f}  L{line:<5} {text}"
+        for line, _order, t, text in sorted(moments, key=lambda m: (m[0], m[1]))
+    ]
