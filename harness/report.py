@@ -685,7 +685,10 @@ def write_html(
     notes: dict[int, int] = {}
     if is_run and (mismatch_list or unplayed_list or title):
         run, flags, notes, _ = _run_data(mismatch_list, unplayed_list, title)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
     with (
         open_cassette(source) as reader,
         tempfile.SpooledTemporaryFile(max_size=8 << 20) as rows,
@@ -701,7 +704,10 @@ def write_html(
         data["title"] = title or source.name
         head, tail = _template()
         page_title = html.escape(f"{data['title']} - realtime-harness report")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as exc:  # name the report, not the temporary file
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(head.replace("{{TITLE}}", page_title).encode("utf-8"))

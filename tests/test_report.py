@@ -335,3 +335,43 @@ def test_a_run_marks_the_mismatch_and_greys_the_unplayed_frames(tmp_path: Path) 
     assert unplayed_lines <= greyed
     played = {r[5] for r in rows} - greyed
     assert all(line < recorded[2].lineno for line in played)  # nothing after the mismatch played
+
+
+# -- the CLI: inspect --html ---------------------------------------------------------------
+
+
+def test_cli_inspect_html_writes_the_report_and_says_where(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from harness.cli import main
+
+    out = StringIO()
+    target = tmp_path / "sub" / "audio_turn.html"
+    cassette = CASSETTES / "audio_turn.jsonl"
+    assert main(["inspect", str(cassette), "--html", str(target)], out=out) == 0
+    assert re.fullmatch(
+        rf"{re.escape(str(target))}: HTML report of {re.escape(str(cassette))} \(\d+ KiB\)\n",
+        out.getvalue(),
+    )
+    _, rows, _ = page_data(target)
+    assert len(rows) == frame_count(cassette)
+
+
+def test_cli_inspect_html_of_a_bad_cassette_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "realtime-harness-cassette", "version": 2}\n')
+    target = tmp_path / "r.html"
+    assert main(["inspect", str(bad), "--html", str(target)], prog="realtime-harness") == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"realtime-harness inspect: error: {bad}:1: unsupported cassette version 2 "
+        "(this harness reads version 1)"
+    ]
+    assert not target.exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inspect", str(bad), "--html", str(target), "--json"])
+    assert exit_info.value.code == 2
