@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,11 @@ from harness.replay import Replay, load_script
 from harness.report import ReportLimits, g711_to_pcm16, write_html
 
 PCM = {"type": "audio/pcm", "rate": 24000}
+
+
+def levels(wave: str) -> list[float]:
+    """A stream's waveform as levels in [-1, 1] (base64 of signed bytes, x/127)."""
+    return [b / 127 for b in array("b", base64.b64decode(wave))]
 
 
 def page_data(path: Path) -> tuple[dict[str, Any], list[list[Any]], dict[int, str]]:
@@ -204,9 +210,11 @@ def test_g711_streams_are_measured_at_8_khz(tmp_path: Path) -> None:
         ("user", "g711_ulaw", 8000, 1.024, "Hello there."),
         ("assistant", "g711_alaw", 8000, 0.5, "Hi, how can I help?"),
     ]
-    user = data["streams"][0]["wave"]
-    assert min(user) == pytest.approx(-32124 / 32768, abs=1e-4)
-    assert max(user) == pytest.approx(32124 / 32768, abs=1e-4)
+    user = levels(data["streams"][0]["wave"])
+    assert min(user) == pytest.approx(-32124 / 32768, abs=1 / 127)
+    assert max(user) == pytest.approx(32124 / 32768, abs=1 / 127)
+    model = levels(data["streams"][1]["wave"])  # A-law 0xD5 (+8) and 0x2A (-32256)
+    assert (min(model), max(model)) == (pytest.approx(-32256 / 32768, abs=1 / 127), 0.0)
 
 
 def test_limits_cap_players_and_waveforms_and_say_so(tmp_path: Path) -> None:
@@ -227,8 +235,10 @@ def test_limits_cap_players_and_waveforms_and_say_so(tmp_path: Path) -> None:
     assert model["keeps"] == "the first 0.2 s (the report's audio budget ran out)"
     assert len(base64.b64decode(audio[1])) == 12_000
     for stream in data["streams"]:
-        assert 25 * 2 <= len(stream["wave"]) <= 50 * 2  # downsampled, never past the cap
-        assert max(stream["wave"]) == pytest.approx(0.5, abs=0.01)  # the tone's peak survives
+        wave = levels(stream["wave"])
+        assert 25 * 2 <= len(wave) <= 50 * 2  # downsampled, never past the cap
+        assert max(wave) == pytest.approx(0.5, abs=0.02)  # the tone's peak survives
+        assert min(wave) == pytest.approx(-0.5, abs=0.02)
 
 
 def test_detail_budget_drops_later_details_not_rows(tmp_path: Path) -> None:

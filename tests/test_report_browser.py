@@ -64,6 +64,13 @@ def test_bundled_cassette_report_renders(cassette: Path, browser: Browser, tmp_p
         durations = page.evaluate(DURATIONS)
         assert sorted(durations) == pytest.approx(sorted(s["duration"] for s in expected), abs=1e-6)
         assert page.locator(".stream").count() == len(expected)
+        inked = page.evaluate(
+            """() => [...document.querySelectorAll('canvas.wave')].map(c => {
+                 const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+                 return n; })"""
+        )
+        assert all(n > 500 for n in inked), inked  # every waveform drew something
         assert page.locator("#facts").inner_text().startswith("made\nsynthesized")
         png = page.screenshot(full_page=True)
         _clean(loaded)
