@@ -170,7 +170,7 @@ class _Wave:
     def __init__(self, codec: Codec, points: int) -> None:
         self.codec = codec
         self.points = points
-        self.bucket = 240  # samples per (min, max) pair; doubles whenever the pairs overflow
+        self.bucket = 8  # samples per (min, max) pair; doubles whenever the pairs overflow
         self.lo: array[int] = array("i")
         self.hi: array[int] = array("i")
         self.fill = 0  # samples in the open (last) pair
@@ -191,7 +191,8 @@ class _Wave:
         i = 0
         while i < n:
             take = min(self.bucket - self.fill, n - i)
-            chunk = values[i : i + take : stride] or values[i : i + 1]
+            step = stride if self.bucket >= 64 else 1  # short streams: every sample
+            chunk = values[i : i + take : step]
             lo, hi = min(chunk), max(chunk)
             if lookup is not None:
                 lo, hi = lookup[lo], lookup[hi]
