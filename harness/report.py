@@ -683,7 +683,9 @@ def write_html(
         out: the HTML file to write; its folder is created if missing.
         mismatches: a run's mismatches (``server.mismatches``): highlighted at their frame.
         unplayed: a run's unplayed frames (``server.unplayed``): greyed.
-        title: the page title (default: the cassette's file name).
+        title: the run's name (e.g. a test id): given, or with any mismatch or unplayed
+            frame, the page shows the run's verdict (passed too); default title: the
+            cassette's file name.
         limits: what the report keeps (:class:`ReportLimits`).
 
     Raises:
@@ -692,13 +694,12 @@ def write_html(
     limits = limits or ReportLimits()
     source = Path(cassette)
     target = Path(out)
-    is_run = bool(title) or mismatches != () or unplayed != ()
     mismatch_list = list(mismatches)
     unplayed_list = list(unplayed)
     run: dict[str, Any] | None = None
     flags: dict[int, str] = {}
     notes: dict[int, int] = {}
-    if is_run and (mismatch_list or unplayed_list or title):
+    if mismatch_list or unplayed_list or title:
         run, flags, notes, _ = _run_data(mismatch_list, unplayed_list, title)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

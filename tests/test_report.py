@@ -385,3 +385,54 @@ def test_cli_inspect_html_of_a_bad_cassette_is_one_line_and_exit_2(
     with pytest.raises(SystemExit) as exit_info:
         main(["inspect", str(bad), "--html", str(target), "--json"])
     assert exit_info.value.code == 2
+
+
+# -- the plugin: --realtime-report=all on a passing replay ---------------------------------
+
+pytest_plugins = ["pytester"]
+
+PASSING_TEST = """
+import asyncio
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+
+@pytest.mark.realtime_cassette("tiny.jsonl")
+async def test_tiny(realtime_server):
+    async with asyncio.timeout(10):
+        async with connect(
+            realtime_server.url, additional_headers={"Authorization": "Bearer test-key"}
+        ) as ws:
+            assert "session.created" in await ws.recv()
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+"""
+
+
+def test_option_all_reports_a_passing_replay_too(pytester: pytest.Pytester) -> None:
+    with CassetteWriter(pytester.path / "tiny.jsonl", Header()) as w:
+        w.event("server", 0.0, 0, {"type": "session.created", "event_id": "e1", "session": {}})
+        w.close("server", 0.01, 0, 1000, "bye")
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_inner=PASSING_TEST)
+    reports = pytester.path / "reports"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--realtime-report=all", f"--realtime-report-dir={reports}"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"realtime-harness: 1 HTML report in {reports}"])
+    (report,) = reports.iterdir()
+    data, rows, _ = page_data(report)
+    assert data["run"]["ok"] is True
+    assert data["run"]["title"] == "test_inner.py::test_tiny: passed"
+    assert [r[4] for r in rows] == ["", "close"]  # nothing greyed, nothing highlighted
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--realtime-report-dir={reports}2"
+    )
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "reports2").exists()  # failed (the default): none for a pass
