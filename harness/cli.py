@@ -49,11 +49,20 @@ from websockets.exceptions import InvalidHandshake
 from harness import _json
 from harness.cassette import Side, open_cassette
 from harness.drivers import DRIVERS, ClientKind, TimelineEntry
-from harness.errors import CassetteError, CassetteMismatch, HarnessError, UsageError
+from harness.errors import (
+    CassetteError,
+    CassetteMismatch,
+    HarnessError,
+    RedactionError,
+    UsageError,
+)
 from harness.inspect import DEFAULT_GAP_SECONDS, inspect_cassette, render
 from harness.recorder import add_record_arguments, run_record
+from harness.redaction import RedactionRule, RedactionRules
 from harness.report import write_html
+from harness.scrub import scrub_cassette
 from harness.server import FakeRealtimeServer
+from harness.validate import validate_cassette
 
 __all__ = ["main"]
 
@@ -357,6 +366,92 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# -- validate -------------------------------------------------------------------------------
+
+
+def _validate_all(paths: Sequence[str], out: TextIO, prog: str) -> int:
+    status = 0
+    for path in paths:
+        findings = 0
+        validation = validate_cassette(path)
+        try:
+            for finding in validation:
+                findings += 1
+                print(finding, file=out, flush=False)
+        except (HarnessError, OSError) as exc:
+            text = str(exc) if isinstance(exc, HarnessError) else _os_message(exc)
+            print(f"{prog}: error: {text}", file=sys.stderr)
+            status = 2
+            continue
+        if findings:
+            print(
+                f"{path}: {_plural(findings, 'finding')} in {_plural(validation.frames, 'frame')}",
+                file=out,
+            )
+            status = max(status, 1)
+        else:
+            print(
+                f"{path}: OK, {_plural(validation.frames, 'frame')} valid, no secret found",
+                file=out,
+            )
+    return status
+
+
+# -- redact ---------------------------------------------------------------------------------
+
+
+def _rules(paths: Sequence[str], patterns: Sequence[str]) -> RedactionRules:
+    """The default rules, then each ``NAME=PATH`` and ``NAME=REGEX`` given (record's syntax)."""
+    extra: list[RedactionRule] = []
+    for specs, make in ((paths, RedactionRule.path), (patterns, RedactionRule.pattern)):
+        for spec in specs:
+            rule_name, sep, target = spec.partition("=")
+            if not sep or not rule_name or not target:
+                raise UsageError(f"redaction rule {spec!r}: write NAME=VALUE")
+            try:
+                extra.append(make(rule_name, target))
+            except RedactionError as exc:
+                raise UsageError(str(exc)) from None
+    try:
+        return RedactionRules.default().with_rules(*extra)
+    except RedactionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _redact_all(args: argparse.Namespace, out: TextIO, prog: str) -> int:
+    rules = _rules(args.redact_path, args.redact_pattern)
+    status = 0
+    for path in args.cassette:
+        try:
+            report = scrub_cassette(path, rules, dry_run=args.dry_run)
+        except (HarnessError, OSError) as exc:
+            text = str(exc) if isinstance(exc, HarnessError) else _os_message(exc)
+            print(f"{prog}: error: {text} (the file is untouched)", file=sys.stderr)
+            status = 2
+            continue
+        verb = "would replace" if args.dry_run else "replaced"
+        if report.replaced:
+            per_rule = ", ".join(f"{name} x{n}" for name, n in sorted(report.replaced.items()))
+            lines = ", ".join(map(str, report.lines[:10])) + (
+                " ..." if len(report.lines) > 10 else ""
+            )
+            print(
+                f"{path}: {verb} {_plural(report.total, 'value')} ({per_rule}) on "
+                f"{'line' if len(report.lines) == 1 else 'lines'} {lines}",
+                file=out,
+            )
+        elif report.lines:
+            now = "would list" if args.dry_run else "now lists"
+            print(
+                f"{path}: no secret in {_plural(report.frames, 'frame')}; the header {now} "
+                "the rules that ran",
+                file=out,
+            )
+        else:
+            print(f"{path}: no secret in {_plural(report.frames, 'frame')}; unchanged", file=out)
+    return status
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 _MAIN_DESCRIPTION = """\
@@ -454,6 +549,54 @@ exit status:
 example:
   %(prog)s cassettes/function_call.jsonl
   %(prog)s cassettes/audio_turn.jsonl --json | jq '.connections[0].turns[0].audio'"""
+
+_VALIDATE_DESCRIPTION = """\
+Check each CASSETTE's events against the openai package's event types, and for secrets.
+
+Every client event is checked against openai's RealtimeClientEvent union and every server
+event against RealtimeServerEvent, by type: unknown event types (conversation.item.creat),
+missing fields and wrong field types, and fields the official models do not declare (a
+beta-era shape such as response.modalities). Then every frame and the header go through
+the default redaction rules: a value a rule would still replace is an unredacted secret
+(sk-..., ek_..., bearer tokens; the secret itself is never printed). Each finding is one
+line, path:line: message, then a summary line per file.
+
+Needs the openai package: pip install 'realtime-harness[validate]'. ('check' asks only
+whether a file is a well-formed cassette.)"""
+
+_VALIDATE_EPILOG = """\
+exit status:
+  0  every event valid, no secret found
+  1  a finding
+  2  a missing or malformed cassette, or the openai package missing
+
+example:
+  %(prog)s cassettes/*.jsonl"""
+
+_REDACT_DESCRIPTION = """\
+Redact secrets from existing cassettes, in place.
+
+Applies the recorder's redaction rules (API keys sk-..., ephemeral keys ek_..., the
+Authorization, api-key and Cookie values, MCP tools' authorization and headers, ...) and
+any rule given here to every frame and the header of each CASSETTE. A value found becomes
+<redacted:RULE>, which replay matches against any value. The file is rewritten beside
+itself and atomically replaced (flushed and fsync-ed first); on any error it is left
+untouched. Lines no rule touched are kept byte for byte; the header's redactions list
+gains the rules that ran. Prints, per file, the values replaced per rule and the lines,
+never the secrets."""
+
+_REDACT_EPILOG = """\
+rules (the same syntax as record's):
+  --redact-path NAME=PATH      a key path into events: session.metadata.customer,
+                               *.tools[*].headers.*  ('*' any key, [*] any index)
+  --redact-pattern NAME=REGEX  every match of a regular expression inside strings
+
+exit status:
+  0  every file was redacted (or had nothing to redact)
+  2  a missing or malformed cassette (left untouched), or a bad rule
+
+example:
+  %(prog)s tests/cassettes/*.jsonl --redact-path customer=session.metadata.customer"""
 
 _RECORD_DESCRIPTION = """\
 Record real sessions through a local proxy.
@@ -595,6 +738,41 @@ def _parser(prog: str) -> _Parser:
         help=f"report silences at least this long (default {DEFAULT_GAP_SECONDS:g})",
     )
 
+    validate = _subparser(
+        commands,
+        "validate",
+        "check events against the official openai types, and scan for secrets",
+        _VALIDATE_DESCRIPTION,
+        _VALIDATE_EPILOG,
+    )
+    validate.add_argument("cassette", metavar="CASSETTE", nargs="+", help="the cassette file(s)")
+
+    redact = _subparser(
+        commands,
+        "redact",
+        "redact secrets from existing cassettes, in place",
+        _REDACT_DESCRIPTION,
+        _REDACT_EPILOG,
+    )
+    redact.add_argument("cassette", metavar="CASSETTE", nargs="+", help="the cassette file(s)")
+    redact.add_argument(
+        "--redact-path",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also redact the value at this key path",
+    )
+    redact.add_argument(
+        "--redact-pattern",
+        action="append",
+        default=[],
+        metavar="NAME=REGEX",
+        help="also redact every match of this regular expression",
+    )
+    redact.add_argument(
+        "--dry-run", action="store_true", help="report what would be replaced; write nothing"
+    )
+
     check = _subparser(
         commands,
         "check",
@@ -651,6 +829,10 @@ def main(
             return asyncio.run(_serve(args, where, stdout))
         if args.command == "inspect":
             return _inspect(args, stdout)
+        if args.command == "redact":
+            return _redact_all(args, stdout, where)
+        if args.command == "validate":
+            return _validate_all(args.cassette, stdout, where)
         return asyncio.run(
             _replay(
                 args.cassette,

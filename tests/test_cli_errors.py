@@ -12,7 +12,7 @@ import pytest
 CASSETTES = Path(__file__).parent.parent / "cassettes"
 TEXT_TURN = str(CASSETTES / "text_turn.jsonl")
 SCRIPT = Path(sys.executable).parent / "realtime-harness"
-COMMANDS = ["replay", "serve", "inspect", "check", "record"]
+COMMANDS = ["replay", "serve", "inspect", "validate", "redact", "check", "record"]
 
 
 def run(*argv: str, script: bool = False) -> subprocess.CompletedProcess[str]:

@@ -739,7 +739,10 @@ async def test_record_command_refuses_a_bad_rule_with_a_message(tmp_path: Path) 
     async with asyncio.timeout(20):
         out, err = await proc.communicate()
     assert proc.returncode == 2
-    assert (out, err.decode()) == (b"", "error: redaction rule 'broken': write NAME=VALUE\n")
+    assert (out, err.decode()) == (
+        b"",
+        "python -m harness record: error: redaction rule 'broken': write NAME=VALUE\n",
+    )
     assert not (tmp_path / "c.jsonl").exists()
 
 
