@@ -61,6 +61,7 @@ from harness.inspect import (
     Turn,
     audio_format,
 )
+from harness.redaction import RedactionRules
 from harness.replay import Mismatch, Unplayed
 
 __all__ = [
@@ -358,7 +359,7 @@ class _Builder:
 
     def _detail(self, frame: Frame) -> Any:
         if frame.event is not None:
-            value: Any = _elide(frame.event, self.limits.string_chars)
+            value: Any = _elide(_SCRUB.redact_event(frame.event).value, self.limits.string_chars)
         elif frame.binary is not None:
             value = {"binary": f"<{len(frame.binary)} bytes (binary frame, elided)>"}
         else:
@@ -652,9 +653,15 @@ def _template() -> tuple[str, str]:
     return head, tail
 
 
+# A report is read like a log: the default rules' patterns (API keys, ephemeral keys) are
+# applied to every byte of data the page holds, and their key paths to every frame, so a
+# hand-made cassette or a client's mismatching event cannot put a secret in a report.
+_SCRUB = RedactionRules.default()
+
+
 def _script_json(value: Any) -> bytes:
     # Inside <script>, "</" would end the element: JSON allows "<\/" for it.
-    return _json.dumps(value).replace(b"</", b"<\\/")
+    return _SCRUB.redact_bytes(_json.dumps(value)).value.replace(b"</", b"<\\/")
 
 
 def _audio_tags(captures: Iterable[_Capture]) -> Iterator[bytes]:

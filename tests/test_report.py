@@ -436,3 +436,40 @@ def test_option_all_reports_a_passing_replay_too(pytester: pytest.Pytester) -> N
     )
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "reports2").exists()  # failed (the default): none for a pass
+
+
+def test_no_secret_reaches_a_report(tmp_path: Path) -> None:
+    key = "sk-proj-REPORTtest0123456789abcdefghijkl"
+    path = tmp_path / "leaky.jsonl"  # hand-made: never went through the recorder
+    with CassetteWriter(path, Header(client=f"made with {key}")) as w:
+        w.event("server", 0.0, 0, {"type": "session.created", "session": {}})
+        w.event(
+            "client",
+            0.01,
+            0,
+            {
+                "type": "session.update",
+                "session": {
+                    "instructions": f"use {key}",
+                    "tools": [{"type": "mcp", "authorization": "Bearer hunter2-secret"}],
+                },
+            },
+        )
+        w.close("client", 0.02, 0, 1000)
+    script = load_script(path)
+    replay = Replay(script.frames(0), cassette=str(path))
+    replay.connect(now=0.0)
+    while replay.next_to_send() is not None:
+        pass
+    replay.receive_event(
+        {"type": "session.update", "session": {"instructions": f"now {key}"}}, now=0.1
+    )
+    result = replay.finish()
+    text = write_html(
+        path, tmp_path / "r.html", mismatches=result.mismatches, title="t"
+    ).read_text()
+    assert result.mismatches and key in result.mismatches[0].report  # the run did see it
+    assert key not in text  # patterns: everywhere, the run's report and diff included
+    _, rows, _ = page_data(tmp_path / "r.html")
+    # key paths: in every frame shown (the diff quotes the cassette's own text as it is)
+    assert rows[1][6]["session"]["tools"][0]["authorization"] == "<redacted:mcp_authorization>"
