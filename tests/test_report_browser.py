@@ -269,3 +269,30 @@ def test_option_off_writes_no_report(pytester: pytest.Pytester) -> None:
     assert "does not match (conversation.item.create)" in result.stdout.str()
     assert "HTML report" not in result.stdout.str()
     assert not reports.exists()
+
+
+def test_every_connection_gets_its_own_timeline(browser: Browser, tmp_path: Path) -> None:
+    from harness.cassette import CassetteWriter, Header
+
+    path = tmp_path / "two.jsonl"
+    with CassetteWriter(path, Header()) as w:
+        w.event("server", 0.0, 0, {"type": "session.created", "session": {}})
+        w.close("server", 0.5, 0, 1011, "Internal server error")
+        w.event("server", 0.0, 1, {"type": "session.created", "session": {}})
+        w.binary("client", 0.1, 1, b"\x00\x01\x02")
+        w.event("server", 0.2, 1, {"type": "error", "error": {"message": "no binary"}})
+        w.close("server", 0.9, 2, 4401, "handshake refused: HTTP 401 Unauthorized\n{}")
+    out = write_html(path, tmp_path / "r.html")
+    with browser.load(out) as loaded:
+        page = loaded.page
+        assert page.locator("section.conn").count() == 3
+        per_conn = [page.locator(f'section.conn[data-conn="{c}"] .mark').count() for c in range(3)]
+        assert per_conn == [2, 3, 1]
+        assert page.locator(".mark.k-close").count() == 1
+        assert page.locator(".mark.k-error").count() == 1
+        assert page.locator(".mark.k-refusal").count() == 1
+        page.locator('.mark[data-line="5"]').click()
+        assert "3 bytes (binary frame, elided)" in page.locator("#inspect-json").inner_text()
+        bubbles = page.locator(".bubble.error").all_inner_texts()
+        assert len(bubbles) == 2 and any("401" in b for b in bubbles)
+        _clean(loaded)
