@@ -179,7 +179,9 @@ async def realtime_server(
         )
         async with server:
             yield server
-        _verdict(server, _run_report(request, tmp_path_factory, server, path))
+        _verdict(
+            server, _run_report(request.config, tmp_path_factory, request.node.nodeid, server, path)
+        )
     elif action is RecordAction.RECORD:
         proxy = RecordingProxy(
             realtime_config.upstream_url, path, redaction=realtime_config.redaction
@@ -204,7 +206,9 @@ async def realtime_server(
             )
             async with proxy:
                 yield proxy
-        _verdict(replay, _run_report(request, tmp_path_factory, replay, path))
+        _verdict(
+            replay, _run_report(request.config, tmp_path_factory, request.node.nodeid, replay, path)
+        )
         _no_errors(proxy)
 
 
@@ -216,7 +220,7 @@ def _verdict(server: FakeRealtimeServer, html_report: str = "") -> None:
     else:
         return
     # outside the except: no "during handling" chain
-    pytest.fail(report + html_report, pytrace=False)
+    pytest.fail(f"{report}\n{html_report}" if html_report else report, pytrace=False)
 
 
 # -- the HTML report of a run (harness.report) --------------------------------------------
@@ -246,34 +250,41 @@ def _add_report_options(group: pytest.OptionGroup) -> None:
 
 
 def _run_report(
-    request: pytest.FixtureRequest,
+    config: pytest.Config,
     tmp_path_factory: pytest.TempPathFactory,
+    nodeid: str,
     server: FakeRealtimeServer,
     path: Path,
 ) -> str:
-    """Write this run's HTML report if the option asks; return the failure-message line."""
-    choice = request.config.getoption(_REPORT_OPTION)
+    """Write this replay's HTML report if ``--realtime-report`` asks (after the server closed).
+
+    Returns the line for the failure message (``HTML report: PATH``) when the replay
+    failed, else ``""`` (a passing replay's report, with ``all``, is listed in the terminal
+    summary). A report that cannot be written says so in that line, never hides the failure.
+    ``tmp_path_factory`` must come from the fixture's signature (not requested at teardown).
+    """
+    choice = config.getoption(_REPORT_OPTION)
     failed = bool(server.mismatches or server.unplayed)
     if choice == "off" or (choice == "failed" and not failed):
         return ""
-    folder = request.config.getoption(_REPORT_DIR_OPTION)
+    folder = config.getoption(_REPORT_DIR_OPTION)
     if folder is None:
         base = tmp_path_factory.getbasetemp() / "realtime-reports"
     else:
         base = Path(folder)
-    out = base / f"{_UNSAFE.sub('-', request.node.nodeid)}.html"
+    out = base / f"{_UNSAFE.sub('-', nodeid)}.html"
     try:
         written = write_html(
             path,
             out,
             mismatches=server.mismatches,
             unplayed=server.unplayed,
-            title=f"{request.node.nodeid}: {'FAILED' if failed else 'passed'}",
+            title=f"{nodeid}: {'FAILED' if failed else 'passed'}",
         )
     except (HarnessError, OSError) as exc:
-        return f"\n(the HTML report could not be written: {exc})"
-    request.config.stash.setdefault(_REPORTS, []).append(written)
-    return f"\nHTML report: {written}"
+        return f"(the HTML report could not be written: {exc})" if failed else ""
+    config.stash.setdefault(_REPORTS, []).append(written)
+    return f"HTML report: {written}" if failed else ""
 
 
 _REPORTS = pytest.StashKey[list[Path]]()
