@@ -60,6 +60,7 @@ from harness.errors import (
 from harness.inspect import DEFAULT_GAP_SECONDS, inspect_cassette, render
 from harness.recorder import add_record_arguments, run_record
 from harness.redaction import RedactionRule, RedactionRules
+from harness.report import write_html
 from harness.scrub import scrub_cassette
 from harness.server import FakeRealtimeServer
 from harness.validate import validate_cassette
@@ -354,6 +355,11 @@ def _check_all(paths: Sequence[str], out: TextIO) -> int:
 
 
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    if args.html is not None:
+        written = write_html(args.cassette, args.html)
+        size = written.stat().st_size
+        print(f"{written}: HTML report of {args.cassette} ({size / 1024:,.0f} KiB)", file=out)
+        return 0
     inspection = inspect_cassette(args.cassette, gap_seconds=args.gap)
     if args.json:
         out.write(_json.dumps_str(inspection.to_json()) + "\n")
@@ -719,7 +725,14 @@ def _parser(prog: str) -> _Parser:
         _INSPECT_EPILOG,
     )
     inspect.add_argument("cassette", metavar="CASSETTE", help="the cassette file to inspect")
-    inspect.add_argument("--json", action="store_true", help="print the model as JSON")
+    how = inspect.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="print the model as JSON")
+    how.add_argument(
+        "--html",
+        metavar="OUT",
+        help="write a self-contained HTML report to OUT instead: timeline, audio players, "
+        "conversation (README: See a session)",
+    )
     inspect.add_argument(
         "--gap",
         type=_seconds,

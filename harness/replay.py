@@ -436,6 +436,10 @@ class Unplayed:
         count: how many frames were left.
         frames: the first of them (at most 20).
         report: the readable report.
+        read_lines: the cassette lines of every unplayed frame the replay had read (at most
+            about ``lookahead``), for the HTML report's greyed marks.
+        rest_from: the cassette line of the first frame the replay never read: every frame
+            of this recorded connection from that line on is unplayed too (0: none).
     """
 
     cassette: str | None
@@ -444,6 +448,8 @@ class Unplayed:
     count: int
     frames: tuple[Frame, ...]
     report: str
+    read_lines: tuple[int, ...] = ()
+    rest_from: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -912,6 +918,8 @@ class Replay:
         self._ended = True
         self._control.clear()
         kept: list[Frame] = []
+        read_lines: list[int] = []
+        rest_from = 0
         count = 0
         waiting_for: _Entry | None = None
         for entry in self._window:
@@ -920,11 +928,14 @@ class Replay:
             if waiting_for is None and entry.prepared.side is Side.CLIENT:
                 waiting_for = entry
             count += 1
+            read_lines.append(entry.prepared.lineno)
             if len(kept) < _UNPLAYED_KEPT:
                 kept.append(entry.prepared.frame)
         self._window.clear()
         if not self._exhausted:
             for prepared in self._source:
+                if not rest_from:
+                    rest_from = prepared.lineno
                 count += 1
                 if len(kept) < _UNPLAYED_KEPT:
                     kept.append(prepared.frame)
@@ -941,6 +952,8 @@ class Replay:
                 count=count,
                 frames=tuple(kept),
                 report=self._unplayed_report(count, kept, waiting_for),
+                read_lines=tuple(read_lines),
+                rest_from=rest_from,
             )
         self._result = ReplayResult(tuple(self._mismatches), unplayed)
         return self._result

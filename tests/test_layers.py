@@ -25,6 +25,7 @@ RANKS: dict[str, int] = {
     "rebinding": 0,
     "modes": 0,
     "inspect": 0,
+    "report": 0,
     "validate": 0,
     "scrub": 0,
     "strategies": 1,
