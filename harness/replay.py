@@ -37,7 +37,8 @@ h11-style; the server does the socket work and the waiting.
    it: ``0`` when ``speed`` is 0 (as fast as causality allows); otherwise the anchor's time
    plus the recorded gap divided by ``speed``, where the anchor is the arrival of the last
    client frame recorded before it (or the connect). The caller passes ``now`` in; the core
-   owns no clock.
+   owns no clock. A frame taken but not sent when the connection ends (it was waiting for
+   its time) is given back with :meth:`Replay.unsend` and counts as unplayed.
 
 Frames are encoded once. A :class:`ReplayScript` (a loaded cassette) encodes each server
 event to bytes when it is built and shares them between connections. A
@@ -52,26 +53,28 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from harness import _json
 from harness.cassette import (
+    MAX_DEPTH,
     Cassette,
     Frame,
     FrameKind,
     Header,
     Side,
     StrPath,
+    exceeds_depth,
     load_cassette,
     open_cassette,
     parse_frame_line,
     split_canonical,
 )
 from harness.conversation import error_event
-from harness.errors import UsageError
+from harness.errors import CassetteError, UsageError
 from harness.matching import (
     DEFAULT_RULES,
     Comparison,
@@ -179,14 +182,32 @@ class Prepared(NamedTuple):
         return parse_frame_line(self.line, path=self.path, lineno=self.lineno)
 
 
-def prepare(frame: Frame) -> Prepared:
-    """Encode a frame's payload for sending (server event -> JSON bytes, binary -> bytes)."""
+def prepare(frame: Frame, *, path: str | None = None) -> Prepared:
+    """Encode a frame's payload for sending (server event -> JSON bytes, binary -> bytes).
+
+    Raises:
+        CassetteError: the event nests deeper than :data:`~harness.cassette.MAX_DEPTH`
+            (or cannot be encoded): it could not be sent or matched. Cassettes read from a
+            file are refused earlier, by the reader; this catches frames built in code.
+    """
     data = b""
-    if frame.side is Side.SERVER:
-        if frame.event is not None:
-            data = _json.dumps(frame.event)
-        elif frame.binary is not None:
-            data = frame.binary
+    event = frame.event
+    if event is not None:
+        try:
+            encoded = _json.dumps(event)
+        except ValueError as exc:
+            raise CassetteError(path, frame.lineno or None, f"{frame.side} event: {exc}") from None
+        if exceeds_depth(event, MAX_DEPTH, encoded):
+            raise CassetteError(
+                path,
+                frame.lineno or None,
+                f"{frame.side} event nests more than {MAX_DEPTH} levels deep, which cannot "
+                "be replayed",
+            )
+        if frame.side is Side.SERVER:
+            data = encoded
+    elif frame.side is Side.SERVER and frame.binary is not None:
+        data = frame.binary
     return Prepared(frame.side, frame.t, frame.kind, data, frame.lineno, frame)
 
 
@@ -208,6 +229,11 @@ class Script(Protocol):
         """The recorded connection indexes, sorted (at least one)."""
         ...
 
+    @property
+    def torn(self) -> CassetteError | None:
+        """The torn last line the frames stop before (``allow_torn=True``), else ``None``."""
+        ...
+
     def frames(self, conn: int) -> Iterator[Prepared]:
         """The prepared frames of recorded connection ``conn``, in order."""
         ...
@@ -221,7 +247,7 @@ class ReplayScript:
         self.cassette = cassette
         by_conn: dict[int, list[Prepared]] = {}
         for frame in cassette.frames:
-            by_conn.setdefault(frame.conn, []).append(prepare(frame))
+            by_conn.setdefault(frame.conn, []).append(prepare(frame, path=cassette.path))
         self._by_conn = {k: tuple(v) for k, v in by_conn.items()}
 
     @property
@@ -236,6 +262,10 @@ class ReplayScript:
     def conns(self) -> tuple[int, ...]:
         return tuple(sorted(self._by_conn)) or (0,)
 
+    @property
+    def torn(self) -> CassetteError | None:
+        return self.cassette.torn
+
     def frames(self, conn: int) -> Iterator[Prepared]:
         return iter(self._by_conn.get(conn, ()))
 
@@ -247,15 +277,16 @@ class StreamingScript:
     a bad cassette fails when the server starts, not halfway through a test.
     """
 
-    def __init__(self, path: StrPath) -> None:
-        """Validate ``path`` and note its connection indexes."""
+    def __init__(self, path: StrPath, *, allow_torn: bool = False) -> None:
+        """Validate ``path`` and note its connection indexes (and a tolerated torn tail)."""
         conns: set[int] = set()
-        with open_cassette(path) as reader:
+        with open_cassette(path, allow_torn=allow_torn) as reader:
             self._header = reader.header
             self._path = reader.path
             for frame in reader:
                 conns.add(frame.conn)
             self._sliceable = reader.writer_layout
+            self._torn = reader.torn
         self._conns = tuple(sorted(conns)) or (0,)
 
     @property
@@ -269,6 +300,10 @@ class StreamingScript:
     @property
     def conns(self) -> tuple[int, ...]:
         return self._conns
+
+    @property
+    def torn(self) -> CassetteError | None:
+        return self._torn
 
     def frames(self, conn: int) -> Iterator[Prepared]:
         # The file was validated when this script was built, so lines are not checked again.
@@ -284,8 +319,11 @@ class StreamingScript:
             + rb',"event":'
         ).match
         header_seen = False
+        stop = self._torn.lineno if self._torn is not None and self._torn.lineno else None
         with open(path, "rb", buffering=1 << 20) as file:
             for lineno, raw in enumerate(file, start=1):
+                if lineno == stop:
+                    return  # the torn last line (allow_torn): the frames before it only
                 if sliceable:
                     m = mine(raw)
                     if m is not None and raw.endswith(b"}\n"):
@@ -326,12 +364,19 @@ class StreamingScript:
                     yield prepare(frame)
 
 
-def load_script(source: StrPath | Cassette, *, preload_limit: int = 64 * 1024 * 1024) -> Script:
+def load_script(
+    source: StrPath | Cassette,
+    *,
+    preload_limit: int = 64 * 1024 * 1024,
+    allow_torn: bool = False,
+) -> Script:
     """The script for a cassette: loaded and pre-encoded if small, else streamed from disk.
 
     Args:
         source: a cassette path, or a loaded :class:`~harness.cassette.Cassette`.
         preload_limit: files up to this many bytes are loaded whole.
+        allow_torn: play the frames before a torn last line instead of refusing the file
+            (:attr:`Script.torn` then names the line).
 
     Raises:
         CassetteNotFound, CassetteError: the file is missing or bad (any line).
@@ -344,8 +389,8 @@ def load_script(source: StrPath | Cassette, *, preload_limit: int = 64 * 1024 * 
     except OSError:
         size = 0  # open_cassette reports the missing file properly
     if size > preload_limit:
-        return StreamingScript(path)
-    return ReplayScript(load_cassette(path))
+        return StreamingScript(path, allow_torn=allow_torn)
+    return ReplayScript(load_cassette(path, allow_torn=allow_torn))
 
 
 class Outgoing(NamedTuple):
@@ -471,6 +516,12 @@ def parse_client_text(
     except _json.JSONDecodeError as exc:
         return Malformed(
             ErrorCode.INVALID_JSON, f"The server could not parse the event as JSON: {exc}"
+        )
+    if exceeds_depth(value, MAX_DEPTH, data):
+        return Malformed(
+            ErrorCode.INVALID_JSON,
+            f"The event nests more than {MAX_DEPTH} levels deep; the server does not accept "
+            "events nested that deep.",
         )
     if not isinstance(value, dict):
         kind = (
@@ -650,6 +701,18 @@ class Replay:
                 continue
             window.popleft()
             return self._outgoing(prepared)
+
+    def unsend(self, outgoing: Iterable[Outgoing]) -> None:
+        """Give back frames taken from :meth:`next_to_send` that never reached the client.
+
+        The server calls it when the connection ends while a frame waits for its paced
+        time (or a batch is still being gathered): the frames go back to the front of the
+        window, in order, so :meth:`finish` reports them as unplayed (rule 8) instead of
+        counting them as sent. Error events the harness made are dropped.
+        """
+        for out in reversed(list(outgoing)):
+            if out.source is not None:
+                self._window.appendleft(_Entry(out.source, 0))
 
     def _outgoing(self, prepared: Prepared) -> Outgoing:
         due = 0.0
