@@ -62,6 +62,7 @@ __all__ = [
     "open_cassette",
     "parse_frame_line",
     "split_canonical",
+    "wire_close",
 ]
 
 FORMAT_NAME = "realtime-harness-cassette"
@@ -117,6 +118,12 @@ def exceeds_depth(value: Any, limit: int = MAX_DEPTH, text: bytes | str | None =
             return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+def _not_json(exc: Exception) -> str:
+    if "depth limit exceeded" in str(exc):  # orjson decodes at most 1,024 levels
+        return _too_deep("the event")
+    return f"not JSON: {exc}"
 
 
 def _too_deep(what: str) -> str:
@@ -342,6 +349,23 @@ class Frame:
 
 _TORN: Any = object()  # CassetteReader._decode's answer for a tolerated torn last line
 
+
+def wire_close(code: int | None, reason: str = "") -> tuple[int | None, str]:
+    """A recorded close's code and reason as an endpoint may put them in a close frame.
+
+    A cassette may hold any code 1000..4999 (1005, 1006 and 1015 record a close without
+    status, a dropped link, a TLS failure); RFC 6455 7.4 lets an endpoint send only
+    1000-1003, 1007-1014 and 3000-4999, and 5.5 caps the reason at 123 UTF-8 bytes. Any
+    other code becomes a close without status (``None``), and the reason is cut to fit.
+    """
+    if code is None or not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        return None, ""
+    data = reason.encode("utf-8")
+    if len(data) > 123:
+        reason = data[:123].decode("utf-8", "ignore")
+    return code, reason
+
+
 # The bytes around "t" in a line, per (side, conn, payload key): a line is these, t, the
 # payload and "}". Built once per key from the layout below; bounded (conns are few).
 _ENVELOPES: dict[tuple[str, int, str], tuple[bytes, bytes]] = {}
@@ -525,9 +549,10 @@ class CanonicalLine(NamedTuple):
 def split_canonical(line: bytes) -> CanonicalLine | None:
     """Split a line written by :class:`CassetteWriter` into envelope and payload bytes.
 
-    Returns ``None`` for any other layout (hand-written lines, other key orders). Does not
-    validate the payload: a line this accepts is valid iff its payload is one JSON value,
-    which :class:`CassetteReader` checks.
+    Returns ``None`` for any other layout (hand-written lines, other key orders) and for
+    envelope numbers JSON does not allow. Does not validate the payload: a line this
+    accepts is valid iff its payload is one valid value for its key, which
+    :class:`CassetteReader` checks.
     """
     m = _CANONICAL.match(line)
     if m is None:
@@ -562,7 +587,7 @@ def parse_frame_line(line: bytes | str, *, path: StrPath | None = None, lineno: 
     try:
         obj = _json.loads(line)
     except _json.JSONDecodeError as exc:
-        raise CassetteError(where, lineno, f"not JSON: {exc}") from None
+        raise CassetteError(where, lineno, _not_json(exc)) from None
     return _parse_frame(obj, path=where, lineno=lineno)
 
 
@@ -632,7 +657,7 @@ class CassetteReader:
                     self.torn = torn
                     return _TORN
                 raise torn from None
-            raise CassetteError(self.path, self._lineno, f"not JSON: {exc}") from None
+            raise CassetteError(self.path, self._lineno, _not_json(exc)) from None
 
     def _read_header(self) -> Header:
         line = self._next_line()

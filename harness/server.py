@@ -38,7 +38,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from harness import _json, _net
-from harness.cassette import Cassette, StrPath
+from harness.cassette import Cassette, StrPath, wire_close
 from harness.conversation import SimulatedSession, error_event
 from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
@@ -406,7 +406,7 @@ class FakeRealtimeServer:
                 # client's answer.
                 held.clear()
                 if kind is OutKind.CLOSE:
-                    await _net.send_close(ws, out.code, out.reason)
+                    await _net.send_close(ws, *wire_close(out.code, out.reason))
                 else:
                     _net.abort(ws)
                 return
