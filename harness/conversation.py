@@ -722,6 +722,10 @@ class Conversation:
             )
         stored = {"id": item_id, "object": "realtime.item", **stored}
         stored["id"] = item_id
+        if stored["type"] == "mcp_approval_response":
+            # The API's mcp_approval_response item has no "object" (openai's
+            # RealtimeMcpApprovalResponse declares none), unlike the other items.
+            del stored["object"]
         if stored["type"] in ("message", "function_call"):
             stored.setdefault("status", "completed")
         self._items.insert(index, stored)
