@@ -574,6 +574,17 @@ class Conversation:
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._by_id
 
+    def new_item_id(self) -> str:
+        """A server-minted item id no item of the conversation has.
+
+        A client may choose any id, the server's own pattern (``item_sim000001``) too, so
+        the next minted one is skipped while it is taken.
+        """
+        while True:
+            item_id = self.ids.next("item")
+            if item_id not in self._by_id:
+                return item_id
+
     def _position(self, item_id: str) -> int:
         for index, item in enumerate(self._items):
             if item["id"] == item_id:
@@ -698,7 +709,7 @@ class Conversation:
         stored = copy.deepcopy(self._check_item(item, client_event_id))
         item_id = stored.get("id")
         if item_id is None:
-            item_id = self.ids.next("item")
+            item_id = self.new_item_id()
         elif item_id in self._by_id:
             raise self._error(
                 client_event_id,
@@ -1116,7 +1127,7 @@ class SimulatedSession:
                 )
             ]
         self._audio_bytes = 0
-        item_id = self.ids.next("item")
+        item_id = self.conversation.new_item_id()
         previous = self.conversation.item_ids[-1] if len(self.conversation) else None
         committed: JSONObject = {
             "type": "input_audio_buffer.committed",

@@ -280,6 +280,26 @@ SEED = [
     ],
     True,
 )
+@example(
+    [
+        {"type": "input_audio_buffer.append", "audio": "AAAA"},
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "function_call",
+                "name": "f",
+                "arguments": "{}",
+                "id": "item_sim000001",
+            },
+        },
+        {"type": "input_audio_buffer.commit"},
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call", "name": "f", "arguments": "{}"},
+        },
+    ],
+    False,
+)  # a client took the id the server mints next: the commit crashed the handler
 def test_every_event_simulate_mode_sends_is_the_apis_shape(
     client_events: list[dict[str, Any]], seeded: bool
 ) -> None:
