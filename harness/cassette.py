@@ -90,21 +90,28 @@ wraps around an echoed value.
 """
 
 
+_COUNT_BELOW = 4096  # exceeds_depth counts brackets in texts up to this length
+
+
 def exceeds_depth(value: Any, limit: int = MAX_DEPTH, text: bytes | str | None = None) -> bool:
     """Whether the JSON ``value`` nests more than ``limit`` levels (a container is a level).
 
-    ``text``, the JSON the value was decoded from, makes the common case free: a text with
-    no more than ``limit`` brackets cannot nest deeper, so the value is not walked.
-    Iterative, so it never recurses whatever the depth.
+    ``text``, the JSON the value was decoded from, makes the common case cheap: a text
+    with no more than ``limit`` brackets cannot nest deeper, so the value is not walked.
+    Counting costs per byte and walking per container, so only short texts are counted
+    (a long line is mostly one string: audio). Iterative: it never recurses.
     """
     if text is not None:
-        brackets = (
-            text.count(b"{") + text.count(b"[")
-            if isinstance(text, bytes)
-            else text.count("{") + text.count("[")
-        )
-        if brackets <= limit:
+        if len(text) <= limit:
             return False
+        if len(text) <= _COUNT_BELOW:
+            brackets = (
+                text.count(b"{") + text.count(b"[")
+                if isinstance(text, bytes)
+                else text.count("{") + text.count("[")
+            )
+            if brackets <= limit:
+                return False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
