@@ -54,7 +54,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
@@ -111,6 +111,7 @@ DEFAULT_LOOKAHEAD = 1024
 # openai-agents refuses frames over 8 MiB; we answer bigger client frames with an error.
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 _UNPLAYED_KEPT = 20
+_MISMATCHES_KEPT = 100
 _DIFFS_SHOWN = 5
 _WAY_OUT = (
     "re-record with --realtime-record-mode=once, or ignore the field (README: Matching rules)"
@@ -629,6 +630,7 @@ class Replay:
         self._connected = False
         self._ended = False
         self._mismatches: list[Mismatch] = []
+        self._mismatches_dropped = 0
         self._result: ReplayResult | None = None
 
     # -- state ------------------------------------------------------------------------------
@@ -947,7 +949,12 @@ class Replay:
         )
 
     def _record(self, mismatch: Mismatch) -> None:
-        self._mismatches.append(mismatch)
+        # A client that sends a flood of bad frames gets an error for each, but only the
+        # first _MISMATCHES_KEPT are kept (each holds what was received: up to 8 MiB).
+        if len(self._mismatches) < _MISMATCHES_KEPT:
+            self._mismatches.append(mismatch)
+        else:
+            self._mismatches_dropped += 1
         self._control.append(Outgoing(OutKind.TEXT, _json.dumps(mismatch.error_event), 0.0, None))
 
     def finish(self) -> ReplayResult:
@@ -989,6 +996,14 @@ class Replay:
                 count=count,
                 frames=tuple(kept),
                 report=self._unplayed_report(count, kept, waiting_for),
+            )
+        if self._mismatches_dropped:
+            last = self._mismatches[-1]
+            more = self._mismatches_dropped
+            self._mismatches[-1] = replace(
+                last,
+                report=f"{last.report}\n  ... and {more} more mismatch{'es' if more > 1 else ''} "
+                f"on this connection, not kept (the first {_MISMATCHES_KEPT} are)",
             )
         self._result = ReplayResult(tuple(self._mismatches), unplayed)
         return self._result

@@ -422,3 +422,17 @@ def test_a_client_frame_nested_too_deep_gets_invalid_json() -> None:
     body = _json.loads(error.data)["error"]
     assert body["code"] == "invalid_json"
     assert body["message"].startswith("The event nests more than 128 levels deep")
+
+
+def test_a_flood_of_bad_frames_keeps_the_first_hundred_mismatches_and_counts_the_rest() -> None:
+    replay = replay_of(*SESSION)
+    drain(replay)
+    for i in range(150):
+        send(replay, "response.cancel", event_id=f"c{i}")
+    errors = drain(replay)
+    assert len(errors) == 150  # every frame is answered
+    result = replay.finish()
+    assert len(result.mismatches) == 100
+    assert result.mismatches[-1].report.endswith(
+        "  ... and 50 more mismatches on this connection, not kept (the first 100 are)"
+    )
