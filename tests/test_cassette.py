@@ -490,11 +490,13 @@ def _depth(value: object) -> int:
     return 0
 
 
+def _containers(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+
+
 _NESTED = st.recursive(
     st.integers(-1000, 1000) | st.text(max_size=3),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3)
-    ),
+    _containers,
     max_leaves=40,
 )
 

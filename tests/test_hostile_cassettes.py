@@ -190,11 +190,15 @@ NUMBER_TEXTS = st.one_of(
     ),
     st.from_regex(r"\A-?\d{1,22}(\.\d{0,6})?([eE][-+]?\d{1,4})?\Z"),
 )
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
+    _containers,
     max_leaves=10,
 )
 PAYLOAD_TEXTS = st.one_of(

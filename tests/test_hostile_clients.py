@@ -112,12 +112,16 @@ SCALARS = (
     | WORDS
     | st.text(max_size=6)
 )
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keys = st.sampled_from(FIELDS) | st.text(max_size=4)
+    return st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=4)
+
+
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=4), inner, max_size=4)
-    ),
+    _containers,
     max_leaves=12,
 )
 

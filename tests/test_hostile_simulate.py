@@ -176,9 +176,15 @@ ITEM = st.one_of(
         optional={"id": IDS, "reason": TEXT},
     ),
 )
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=2) | st.dictionaries(TEXT, inner, max_size=2)
+
+
 JUNK = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
-    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(TEXT, inner, max_size=2),
+    _containers,
     max_leaves=6,
 )
 
