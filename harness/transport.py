@@ -1463,7 +1463,17 @@ class _ResponseCreateSequencer:
 class _Link:
     """One live connection: the socket, its ordered send queue, its tasks."""
 
-    __slots__ = ("closing", "drained", "queue", "reader", "tracing", "wakeup", "writer", "ws")
+    __slots__ = (
+        "closing",
+        "drained",
+        "finished",
+        "queue",
+        "reader",
+        "tracing",
+        "wakeup",
+        "writer",
+        "ws",
+    )
 
     def __init__(self, ws: ClientConnection, tracing: Any = _U) -> None:
         self.ws = ws
@@ -1471,15 +1481,29 @@ class _Link:
         self.tracing = tracing
         self.queue: deque[bytes] = deque()
         self.wakeup = asyncio.Event()
+        # Set while nothing is left to send: the queue is empty, or the writer is gone.
         self.drained = asyncio.Event()
         self.drained.set()
         self.closing = False
+        # The writer has exited: frames queued from now on can never be sent.
+        self.finished = False
         self.reader: asyncio.Task[None] | None = None
         self.writer: asyncio.Task[None] | None = None
 
     def enqueue(self, frame: bytes) -> None:
+        if self.finished:
+            # Like ws.send on a closed socket: the frame is dropped. Clearing `drained`
+            # here would leave connect() and flush() waiting for a writer that is gone.
+            return
         self.queue.append(frame)
         self.drained.clear()
+        self.wakeup.set()
+
+    def finish(self) -> None:
+        self.finished = True
+        self.closing = True
+        self.queue.clear()
+        self.drained.set()
         self.wakeup.set()
 
     def close(self) -> None:
@@ -1523,6 +1547,38 @@ def connect_arguments(headers: Mapping[str, str]) -> dict[str, Any]:
         "proxy": None,
         "max_size": 100 * 2**20,
     }
+
+
+_DEFAULT_CLOSE_TIMEOUT: Final = 10.0
+
+
+def _close_timeout(ws: ClientConnection) -> float:
+    """The connection's ``close_timeout`` (websockets' default, 10 s, when it has none)."""
+    timeout = getattr(ws, "close_timeout", None)
+    return float(timeout) if isinstance(timeout, int | float) else _DEFAULT_CLOSE_TIMEOUT
+
+
+def _abort(ws: ClientConnection) -> None:
+    """Drop the TCP connection at once (what is left in its buffers is lost)."""
+    transport = getattr(ws, "transport", None)
+    if transport is not None:
+        transport.abort()
+
+
+async def _close_bounded(ws: ClientConnection) -> None:
+    """Run the closing handshake for at most ``close_timeout``, then abort.
+
+    ``ws.close()`` waits for the write buffer to drain before its own timeout starts: a
+    peer that stopped reading would hold it (and ``aclose()``) forever.
+    """
+    try:
+        async with asyncio.timeout(_close_timeout(ws)):
+            await ws.close()
+    except asyncio.CancelledError:
+        _abort(ws)
+        raise
+    except Exception:  # TimeoutError, or the connection failing meanwhile
+        _abort(ws)
 
 
 def _redact_url(url: str) -> str:
@@ -1947,12 +2003,21 @@ class OpenAIRealtimeWebSocket:
         """Close the connection and wait until the socket is closed and tasks are done."""
         link = self._link
         self.close()
-        tasks: list[asyncio.Task[Any]] = []
         if link is not None:
-            tasks += [t for t in (link.writer, link.reader) if t is not None]
-        tasks += list(self._tasks)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            socket_tasks = {t for t in (link.writer, link.reader) if t is not None}
+            if socket_tasks:
+                # Queued frames get the connection's close_timeout to go out (a peer that
+                # stopped reading never takes them); then the TCP connection is aborted.
+                _, pending = await asyncio.wait(socket_tasks, timeout=_close_timeout(link.ws))
+                if pending:
+                    _abort(link.ws)
+                    _, pending = await asyncio.wait(pending, timeout=_close_timeout(link.ws))
+                for task in pending:  # pragma: no cover - an abort ends both tasks
+                    task.cancel()
+                if pending:  # pragma: no cover
+                    await asyncio.wait(pending)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def flush(self) -> None:
         """Wait until every frame queued so far has been handed to the socket.
@@ -2030,20 +2095,21 @@ class OpenAIRealtimeWebSocket:
                 link.wakeup.clear()
                 await link.wakeup.wait()
         except ConnectionClosed:
-            link.drained.set()
+            pass
         except Exception as error:  # pragma: no cover - defensive
-            link.drained.set()
             self._report_error(error)
         finally:
-            queue.clear()
-            with contextlib.suppress(Exception):
-                await ws.close()
+            link.finish()
+            await _close_bounded(ws)
 
     async def _read_loop(self, link: _Link) -> None:
         ws = link.ws
         try:
             while True:
-                message = await ws.recv(decode=False)
+                # decode=None: text frames come as str, so websockets checks their UTF-8
+                # and closes with 1007 when it is invalid (as node's ws does); binary
+                # frames come as bytes.
+                message = await ws.recv()
                 self._handle_frame(link, message)
         except ConnectionClosed:
             pass
@@ -2065,7 +2131,13 @@ class OpenAIRealtimeWebSocket:
             try:
                 raw = _json.loads(data)
             except ValueError:
-                return  # reference: parseRealtimeEvent returns no data: nothing is emitted
+                if not isinstance(data, bytes):
+                    return  # reference: parseRealtimeEvent returns no data: nothing is emitted
+                # A binary frame: node's Buffer.toString() replaces invalid UTF-8.
+                try:
+                    raw = _json.loads(data.decode("utf-8", "replace"))
+                except ValueError:
+                    return
             if type(raw) is dict and raw.get("type") == "response.output_audio.delta":
                 parsed = _audio_delta(raw)
                 if parsed is not None:
