@@ -178,6 +178,16 @@ __all__ = [
 
 logger = logging.getLogger("harness.transport")
 
+# pybase64 decodes and encodes base64 with SIMD, ~10x the standard library on audio
+# deltas; the standard library stands in where pybase64 cannot be installed.
+_b64decode_strict: Callable[..., bytes] | None
+_b64encode_fast: Callable[[bytes | bytearray | memoryview], bytes] | None
+try:
+    from pybase64 import b64decode as _b64decode_strict
+    from pybase64 import b64encode as _b64encode_fast
+except ImportError:  # pragma: no cover - pybase64 is a dependency
+    _b64decode_strict = _b64encode_fast = None
+
 WebSocketStatus: TypeAlias = Literal["connecting", "connected", "disconnected"]
 """The transport's connection status, as the reference spells it."""
 
@@ -352,17 +362,30 @@ class AudioEvent:
             "type": "audio",
             "data": self._b64
             if self._data is None and self._b64 is not None
-            else binascii.b2a_base64(self.data, newline=False).decode("ascii"),
+            else _b64encode(self.data),
             "responseId": self.response_id,
         }
 
 
 def _decode_b64(text: str) -> bytes:
     """Decode base64 as ``atob`` does: the ``=`` padding may be left out."""
+    if _b64decode_strict is not None:
+        try:
+            # The SIMD fast path, for the well-formed base64 the API sends.
+            return _b64decode_strict(text, validate=True)
+        except ValueError:  # binascii.Error: irregular input, decoded leniently below
+            pass
     missing = -len(text) % 4
     if missing and missing < 3:
         text += "=" * missing
     return binascii.a2b_base64(text)
+
+
+def _b64encode(data: bytes | bytearray | memoryview) -> str:
+    """Base64 of ``data``, without a newline."""
+    if _b64encode_fast is not None:
+        return _b64encode_fast(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _b64_size(text: str | None) -> int:
@@ -2648,7 +2671,7 @@ class OpenAIRealtimeWebSocket:
         self.send_event(
             {
                 "type": "input_audio_buffer.append",
-                "audio": binascii.b2a_base64(bytes(audio), newline=False).decode("ascii"),
+                "audio": _b64encode(audio),
             }
         )
         if commit:

@@ -39,10 +39,10 @@ RANKS: dict[str, int] = {
 }
 # Third-party packages each rank may import (stdlib is always allowed, except asyncio in core).
 THIRD_PARTY: dict[int, set[str]] = {
-    0: {"orjson"},
-    1: {"orjson", "hypothesis"},
-    2: {"orjson", "websockets", "hypothesis"},
-    3: {"orjson", "websockets", "hypothesis", "pytest", "_pytest", "pytest_asyncio"},
+    0: {"orjson", "pybase64"},
+    1: {"orjson", "pybase64", "hypothesis"},
+    2: {"orjson", "pybase64", "websockets", "hypothesis"},
+    3: {"orjson", "pybase64", "websockets", "hypothesis", "pytest", "_pytest", "pytest_asyncio"},
     4: {"orjson"},
 }
 # I/O and faces may use asyncio; the core is pure (no sockets, no event loop, no clock).

@@ -1,0 +1,49 @@
+"""The transport's payload values, without a socket: audio's base64 on both paths."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from harness.transport import AudioEvent
+
+
+def lenient_stdlib_decode(text: str) -> bytes:
+    """What the transport decoded before pybase64 (``atob``: padding optional)."""
+    missing = -len(text) % 4
+    if missing and missing < 3:
+        text += "=" * missing
+    return binascii.a2b_base64(text)
+
+
+base64_like = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n*-_"
+)
+
+
+@given(st.binary(max_size=300))
+def test_audio_data_round_trips(data: bytes) -> None:
+    wire = base64.b64encode(data).decode()
+    event = AudioEvent.from_base64(wire, "resp_1")
+    assert event.data == data
+    assert event.to_json() == {"type": "audio", "data": wire, "responseId": "resp_1"}
+    assert AudioEvent(data, "resp_1").to_json()["data"] == wire
+
+
+@given(base64_like)
+@example("QU")  # unpadded, as atob accepts
+@example("Q U*J=D")  # junk and padding mid-text: the lenient decoder's reading
+@example("QUI=QUI=")
+def test_irregular_base64_decodes_as_the_standard_library_does(text: str) -> None:
+    try:
+        expected: bytes | type[Exception] = lenient_stdlib_decode(text)
+    except binascii.Error:
+        expected = binascii.Error
+    try:
+        got: bytes | type[Exception] = AudioEvent.from_base64(text, "r").data
+    except binascii.Error:
+        got = binascii.Error
+    assert got == expected
