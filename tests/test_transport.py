@@ -42,8 +42,8 @@ from harness.transport import (
     ToolCallEvent,
     TurnDoneEvent,
     Usage,
-    _ResponseCreateSequencer,
 )
+from harness.transport.sequencer import ResponseCreateSequencer
 
 KEY = "sk-test-secret-0123456789"
 CASSETTES = sorted((Path(__file__).resolve().parent.parent / "cassettes").glob("*.jsonl"))
@@ -435,7 +435,7 @@ async def test_an_unserialisable_event_names_its_type() -> None:
 def test_response_create_sequencer_waits_for_done_and_coalesces() -> None:
     sent: list[dict[str, Any]] = []
     pumps: list[int] = []
-    sequencer = _ResponseCreateSequencer(sent.append, lambda e: None, lambda: pumps.append(1))
+    sequencer = ResponseCreateSequencer(sent.append, lambda e: None, lambda: pumps.append(1))
     sequencer.request_response_create({"type": "response.create"})
     sequencer.request_response_create({"type": "response.create"})
     sequencer.request_response_create({"type": "response.create"})
