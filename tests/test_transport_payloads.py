@@ -47,3 +47,15 @@ def test_irregular_base64_decodes_as_the_standard_library_does(text: str) -> Non
     except binascii.Error:
         got = binascii.Error
     assert got == expected
+
+
+def test_audio_events_decode_lazily_and_compare_by_value() -> None:
+    lazy = AudioEvent.from_base64("AAEC", "r1")
+    assert repr(lazy) == "AudioEvent(<3 bytes>, 'r1')"
+    assert lazy.to_json() == {"type": "audio", "data": "AAEC", "responseId": "r1"}
+    assert lazy == AudioEvent(b"\x00\x01\x02", "r1")
+    assert lazy.data == b"\x00\x01\x02"
+    assert hash(lazy) == hash(AudioEvent(b"\x00\x01\x02", "r1"))
+    assert AudioEvent(b"\x00", "r1") != AudioEvent(b"\x00", "r2")
+    # Irregular base64 (no padding) is measured by decoding it.
+    assert repr(AudioEvent.from_base64("AAE", "r")) == "AudioEvent(<2 bytes>, 'r')"
