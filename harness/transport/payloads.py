@@ -10,9 +10,12 @@ from __future__ import annotations
 import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from harness._json import JSONObject
+from harness.errors import UsageError
+from harness.items import RealtimeItem, item_from_wire
+from harness.transport._js import UNSET, coalesce
 
 __all__ = [
     "AudioEvent",
@@ -27,6 +30,10 @@ __all__ = [
     "Usage",
     "b64_size",
     "b64encode",
+    "mcp_call_item",
+    "message_item",
+    "tool_call_fields",
+    "wire_item",
 ]
 
 # pybase64 decodes and encodes base64 with SIMD, ~10x the standard library on audio
@@ -298,3 +305,98 @@ class McpToolsListedEvent:
     def to_json(self) -> JSONObject:
         """The reference's JSON."""
         return {"serverLabel": self.server_label, "tools": [dict(t) for t in self.tools]}
+
+
+# --------------------------------------------------------------------------- items
+#
+# The items the transport emits (item_update, ...) are harness.items values, read from
+# the wire by item_from_wire; these build the wire-shaped dicts it reads.
+
+# The content part keys the reference's message schema keeps, by part type (an
+# assistant's "audio" part is the beta spelling of "output_audio": item_from_wire reads
+# it so, the one place that knows).
+_MESSAGE_PART_KEYS: Final = {
+    "input_text": ("text",),
+    "output_text": ("text",),
+    "input_audio": ("audio", "transcript"),
+    "input_image": ("image_url", "detail"),
+    "output_audio": ("audio", "transcript"),
+    "audio": ("audio", "transcript"),
+}
+
+
+def _message_content(content: Any) -> Any:
+    """The content parts with only the keys the reference's message schema keeps."""
+    if not isinstance(content, list):
+        return content
+    out = []
+    for part in content:
+        if isinstance(part, Mapping):
+            kind = part.get("type")
+            keys = _MESSAGE_PART_KEYS.get(kind) if isinstance(kind, str) else None
+            if keys is not None:
+                part = {"type": kind} | {k: part[k] for k in keys if k in part}
+        out.append(part)
+    return out
+
+
+def wire_item(fields: Mapping[str, Any], *, where: str = "server item") -> RealtimeItem:
+    """The item the wire-shaped ``fields`` describe (:data:`UNSET` ones left out)."""
+    return item_from_wire({k: v for k, v in fields.items() if v is not UNSET}, where=where)
+
+
+def message_item(item: JSONObject, status: str, previous: Any = UNSET) -> RealtimeItem:
+    """A server message item, with ``status`` when the server gives none."""
+    return wire_item(
+        {
+            "id": item.get("id", UNSET),
+            "previous_item_id": previous,
+            "type": "message",
+            "role": item.get("role", UNSET),
+            "content": _message_content(item.get("content", UNSET)),
+            "status": coalesce(item.get("status"), status),
+        }
+    )
+
+
+def mcp_call_item(item: JSONObject, kind: str, done: bool) -> RealtimeItem:
+    return wire_item(
+        {
+            "id": item.get("id", UNSET),
+            "type": kind,
+            "status": "completed" if done else "in_progress",
+            "arguments": item.get("arguments", UNSET),
+            "name": item.get("name", UNSET),
+            "output": item.get("output", UNSET),
+        }
+    )
+
+
+def tool_call_fields(tool_call: ToolCallEvent | Mapping[str, Any]) -> JSONObject:
+    """A tool call's fields, snake_case (a mapping may spell them either way)."""
+    if isinstance(tool_call, ToolCallEvent):
+        return {
+            "id": tool_call.id if tool_call.id is not None else UNSET,
+            "call_id": tool_call.call_id,
+            "name": tool_call.name,
+            "arguments": tool_call.arguments,
+            "previous_item_id": tool_call.previous_item_id
+            if tool_call.previous_item_id is not None
+            else UNSET,
+        }
+    if not isinstance(tool_call, Mapping):
+        raise UsageError(f"tool_call must be a ToolCallEvent or a mapping, got {tool_call!r}")
+
+    def pick(*keys: str) -> Any:
+        for key in keys:
+            if key in tool_call:
+                return tool_call[key]
+        return UNSET
+
+    return {
+        "id": pick("id"),
+        "call_id": pick("callId", "call_id"),
+        "name": pick("name"),
+        "arguments": pick("arguments"),
+        "previous_item_id": pick("previousItemId", "previous_item_id"),
+    }

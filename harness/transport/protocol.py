@@ -27,12 +27,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias
 
+import orjson
+
 from harness import _json
 from harness._json import JSONObject
 from harness.emitter import EventEmitter, Listener
 from harness.errors import TransportError, TransportNotConnected, UsageError
 from harness.history import plan_reset_history
-from harness.items import McpApprovalRequestItem, RealtimeItem, item_from_wire
+from harness.items import McpApprovalRequestItem, RealtimeItem
 from harness.transport._js import UNSET, coalesce, is_truthy, lookup
 from harness.transport.payloads import (
     AudioEvent,
@@ -47,6 +49,10 @@ from harness.transport.payloads import (
     Usage,
     b64_size,
     b64encode,
+    mcp_call_item,
+    message_item,
+    tool_call_fields,
+    wire_item,
 )
 from harness.transport.schema import audio_delta, parse_server_event
 from harness.transport.sequencer import ResponseCreateSequencer
@@ -297,7 +303,7 @@ class RealtimeProtocol:
         self._dispatching = True
         try:
             try:
-                raw = _json.loads(data)
+                raw = orjson.loads(data)  # the hot path: no wrapper (a ValueError)
             except ValueError:
                 if not isinstance(data, bytes):
                     return  # reference: parseRealtimeEvent returns no data: nothing is emitted
@@ -474,11 +480,11 @@ class RealtimeProtocol:
             added = type_ == "conversation.item.added"
             self.emit(
                 "item_update",
-                _message_item(item, "in_progress" if added else "completed", previous),
+                message_item(item, "in_progress" if added else "completed", previous),
             )
             return True
         if kind == "mcp_approval_request" and type_ == "conversation.item.done":
-            request = _wire_item(
+            request = wire_item(
                 {
                     "id": item.get("id", UNSET),
                     "type": "mcp_approval_request",
@@ -494,7 +500,7 @@ class RealtimeProtocol:
             return True
         if kind in ("mcp_tool_call", "mcp_call"):
             done = type_ == "conversation.item.done"
-            call = _mcp_call_item(item, kind, done)
+            call = mcp_call_item(item, kind, done)
             self.emit("item_update", call)
             if done:
                 self.emit("mcp_tool_call_completed", call)
@@ -509,7 +515,7 @@ class RealtimeProtocol:
             # in_progress for the UI: it only completes with the output.
             self.emit(
                 "item_update",
-                _wire_item(
+                wire_item(
                     {
                         "id": item.get("id", UNSET),
                         "type": "function_call",
@@ -532,10 +538,10 @@ class RealtimeProtocol:
             )
             return
         if kind in ("mcp_tool_call", "mcp_call"):
-            self.emit("item_update", _mcp_call_item(item, kind, done))
+            self.emit("item_update", mcp_call_item(item, kind, done))
             return
         if kind == "message":
-            self.emit("item_update", _message_item(item, "completed" if done else "in_progress"))
+            self.emit("item_update", message_item(item, "completed" if done else "in_progress"))
 
     def _on_websocket_message(self, link: Connection, parsed: JSONObject) -> None:
         # reference: openaiRealtimeWebsocket.ts, the socket's "message" listener
@@ -806,13 +812,13 @@ class RealtimeProtocol:
             output: the function's output.
             start_response: also send ``response.create``.
         """
-        call = _tool_call_fields(tool_call)
+        call = tool_call_fields(tool_call)
         item: JSONObject = {"type": "function_call_output", "output": output}
         if call["call_id"] is not UNSET:
             item["call_id"] = call["call_id"]
         self.send_event({"type": "conversation.item.create", "item": item})
         try:
-            update = _wire_item(
+            update = wire_item(
                 {
                     "id": call["id"],
                     "previous_item_id": call["previous_item_id"],
@@ -935,94 +941,3 @@ class RealtimeProtocol:
 
 
 _EMIT: Final = RealtimeProtocol.emit
-
-# --------------------------------------------------------------------------- helpers
-
-# The content part keys the reference's message schema keeps, by part type (an
-# assistant's "audio" part is the beta spelling of "output_audio": item_from_wire reads
-# it so, the one place that knows).
-_MESSAGE_PART_KEYS: Final = {
-    "input_text": ("text",),
-    "output_text": ("text",),
-    "input_audio": ("audio", "transcript"),
-    "input_image": ("image_url", "detail"),
-    "output_audio": ("audio", "transcript"),
-    "audio": ("audio", "transcript"),
-}
-
-
-def _message_content(content: Any) -> Any:
-    """The content parts with only the keys the reference's message schema keeps."""
-    if not isinstance(content, list):
-        return content
-    out = []
-    for part in content:
-        if isinstance(part, Mapping):
-            kind = part.get("type")
-            keys = _MESSAGE_PART_KEYS.get(kind) if isinstance(kind, str) else None
-            if keys is not None:
-                part = {"type": kind} | {k: part[k] for k in keys if k in part}
-        out.append(part)
-    return out
-
-
-def _wire_item(fields: Mapping[str, Any], *, where: str = "server item") -> RealtimeItem:
-    """The item the wire-shaped ``fields`` describe (:data:`UNSET` ones left out)."""
-    return item_from_wire({k: v for k, v in fields.items() if v is not UNSET}, where=where)
-
-
-def _message_item(item: JSONObject, status: str, previous: Any = UNSET) -> RealtimeItem:
-    """A server message item, with ``status`` when the server gives none."""
-    return _wire_item(
-        {
-            "id": item.get("id", UNSET),
-            "previous_item_id": previous,
-            "type": "message",
-            "role": item.get("role", UNSET),
-            "content": _message_content(item.get("content", UNSET)),
-            "status": coalesce(item.get("status"), status),
-        }
-    )
-
-
-def _mcp_call_item(item: JSONObject, kind: str, done: bool) -> RealtimeItem:
-    return _wire_item(
-        {
-            "id": item.get("id", UNSET),
-            "type": kind,
-            "status": "completed" if done else "in_progress",
-            "arguments": item.get("arguments", UNSET),
-            "name": item.get("name", UNSET),
-            "output": item.get("output", UNSET),
-        }
-    )
-
-
-def _tool_call_fields(tool_call: ToolCallEvent | Mapping[str, Any]) -> JSONObject:
-    """A tool call's fields, snake_case (a mapping may spell them either way)."""
-    if isinstance(tool_call, ToolCallEvent):
-        return {
-            "id": tool_call.id if tool_call.id is not None else UNSET,
-            "call_id": tool_call.call_id,
-            "name": tool_call.name,
-            "arguments": tool_call.arguments,
-            "previous_item_id": tool_call.previous_item_id
-            if tool_call.previous_item_id is not None
-            else UNSET,
-        }
-    if not isinstance(tool_call, Mapping):
-        raise UsageError(f"tool_call must be a ToolCallEvent or a mapping, got {tool_call!r}")
-
-    def pick(*keys: str) -> Any:
-        for key in keys:
-            if key in tool_call:
-                return tool_call[key]
-        return UNSET
-
-    return {
-        "id": pick("id"),
-        "call_id": pick("callId", "call_id"),
-        "name": pick("name"),
-        "arguments": pick("arguments"),
-        "previous_item_id": pick("previousItemId", "previous_item_id"),
-    }
