@@ -59,3 +59,31 @@ def test_audio_events_decode_lazily_and_compare_by_value() -> None:
     assert AudioEvent(b"\x00", "r1") != AudioEvent(b"\x00", "r2")
     # Irregular base64 (no padding) is measured by decoding it.
     assert repr(AudioEvent.from_base64("AAE", "r")) == "AudioEvent(<2 bytes>, 'r')"
+
+
+@given(base64_like.filter(lambda text: len(text) % 4 == 0))
+@example("AB=C")
+@example("AB==")
+@example("ABC=")
+def test_the_played_length_counts_regular_base64_as_b64_size_does(text: str) -> None:
+    from harness.transport import RealtimeProtocol
+    from harness.transport.payloads import b64_size
+
+    try:
+        expected = b64_size(text)
+    except binascii.Error:
+        return  # irregular and undecodable: the audio event reports it when read
+    protocol = RealtimeProtocol(clock=lambda: 0.0)
+    protocol.open()
+    delta = {
+        "type": "response.output_audio.delta",
+        "event_id": "e",
+        "item_id": "i",
+        "content_index": 0,
+        "output_index": 0,
+        "response_id": "r",
+        "delta": text,
+    }
+    protocol._on_audio_delta(delta)
+    # no format known: pcm16 at 24 kHz, 48 bytes a millisecond
+    assert protocol._audio_length_ms == expected / 24 / 2

@@ -590,7 +590,12 @@ class RealtimeProtocol:
             self._first_audio_timestamp = self._clock()
             self._audio_length_ms = 0
         delta = parsed["delta"]
-        size = b64_size(delta)
+        length = len(delta)
+        if length % 4 == 0 and length:  # regular base64: its size without decoding it
+            pad = (2 if delta[-2] == "=" else 1) if delta[-1] == "=" else 0
+            size = length // 4 * 3 - pad
+        else:
+            size = b64_size(delta)
         response_id = parsed["response_id"]
         fmt = self._response_audio_formats.get(response_id)
         if fmt is None or fmt is UNSET:
