@@ -31,23 +31,30 @@ RANKS: dict[str, int] = {
     "strategies": 1,
     "_net": 2,
     "server": 2,
+    # the transport package: a sans-I/O core (rank 0) under a thin asyncio shell
     "transport": 2,
+    "transport.websocket": 2,
+    "transport.protocol": 0,
+    "transport.sequencer": 0,
+    "transport.session_config": 0,
+    "transport.schema": 0,
+    "transport.payloads": 0,
+    "transport._js": 0,
     "recorder": 2,
     "checker": 2,
     "pytest_plugin": 3,
     "drivers": 2,
     "cli": 3,
-    "_record_cli": 3,
     # entry points: `python -m harness` runs the CLI; the package re-exports the rest
     "__main__": 4,
     "__init__": 4,
 }
 # Third-party packages each rank may import (stdlib is always allowed, except asyncio in core).
 THIRD_PARTY: dict[int, set[str]] = {
-    0: {"orjson"},
-    1: {"orjson", "hypothesis"},
-    2: {"orjson", "websockets", "hypothesis"},
-    3: {"orjson", "websockets", "hypothesis", "pytest", "_pytest", "pytest_asyncio"},
+    0: {"orjson", "pybase64"},
+    1: {"orjson", "pybase64", "hypothesis"},
+    2: {"orjson", "pybase64", "websockets", "hypothesis"},
+    3: {"orjson", "pybase64", "websockets", "hypothesis", "pytest", "_pytest", "pytest_asyncio"},
     4: {"orjson"},
 }
 # Modules that may also import these (an optional extra's packages).
@@ -62,19 +69,45 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            found.append((node.lineno, "." * node.level + (node.module or "")))
+        elif isinstance(node, ast.ImportFrom) and node.module:
             found.append((node.lineno, node.module))
             if node.module == "harness":
                 found += [(node.lineno, f"harness.{alias.name}") for alias in node.names]
     return found
 
 
-MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
+def _module_name(path: Path) -> str:
+    """``transport.protocol`` for harness/transport/protocol.py, ``transport`` for its
+    ``__init__.py`` (the package's own ``__init__`` stays ``__init__``)."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if len(parts) > 1 and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+PATHS = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+MODULES = sorted(PATHS)
+
+
+def _target(parts: list[str]) -> str | None:
+    """The ranked module ``harness.a.b.c`` names (the longest ranked prefix)."""
+    for end in range(len(parts), 1, -1):
+        name = ".".join(parts[1:end])
+        if name in RANKS:
+            return name
+    return None
 
 
 def test_every_module_has_a_rank() -> None:
     unranked = [m for m in MODULES if m not in RANKS]
     assert not unranked, f"give these modules a rank in tests/test_layers.py: {unranked}"
+
+
+def test_every_rank_names_a_module() -> None:
+    missing = [m for m in RANKS if m not in PATHS]
+    assert not missing, f"tests/test_layers.py ranks modules that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -83,17 +116,21 @@ def test_imports_point_down(module: str) -> None:
     if rank is None:
         pytest.fail(f"harness/{module}.py has no rank")
     problems = []
-    for lineno, name in _imports(PACKAGE / f"{module}.py"):
+    path = PATHS[module]
+    for lineno, name in _imports(path):
         top = name.split(".")[0]
-        where = f"harness/{module}.py:{lineno}: imports {name}"
+        if not top:
+            problems.append(f"{path.relative_to(PACKAGE.parent)}:{lineno}: relative import {name}")
+            continue
+        where = f"{path.relative_to(PACKAGE.parent)}:{lineno}: imports {name}"
         if top == "harness":
             parts = name.split(".")
             if len(parts) < 2:
                 continue
-            target = parts[1]
-            target_rank = RANKS.get(target)
-            if target_rank is None:
+            target = _target(parts)
+            if target is None:
                 continue  # a name re-exported from the package, not a module
+            target_rank = RANKS[target]
             # Core modules may use each other, and so may I/O modules; faces may not.
             same_rank_ok = target_rank == rank and rank in (0, 2)
             if module != "__init__" and target_rank >= rank and not same_rank_ok:
