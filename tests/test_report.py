@@ -31,6 +31,8 @@ from harness.inspect import AudioFormat, audio_format
 from harness.replay import Replay, load_script
 from harness.report import ReportLimits, g711_to_pcm16, write_html
 
+pytestmark = pytest.mark.usefixtures("planted_cassettes_removed")
+
 PCM = {"type": "audio/pcm", "rate": 24000}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,10 @@ from harness.redaction import RedactionRule, RedactionRules
 from harness.scrub import scrub_cassette
 from harness.validate import FindingKind, validate_cassette
 
+pytestmark = pytest.mark.usefixtures("planted_cassettes_removed")
+
 KEY = "sk-" + "proj" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3"  # built, so no scanner mistakes this file
 EPHEMERAL = "ek_" + "68af" + "0123456789abcdefABCD"
-
-
-@pytest.fixture
-def tmp_path(tmp_path: Path) -> Iterator[Path]:
-    """pytest's tmp_path, emptied of cassettes after the test: they hold planted keys, and
-    the session's secret scan (tests/test_secrets_scan.py) reads every temporary cassette."""
-    yield tmp_path
-    for path in tmp_path.rglob("*.jsonl"):
-        path.unlink()
 
 
 def leaky(path: Path) -> None:

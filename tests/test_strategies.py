@@ -99,8 +99,10 @@ def test_edits_change_items_under_their_ids_in_place(
 
 
 def test_a_reorder_shrinks_to_a_swap_of_two_messages() -> None:
+    # The shape is what shrinking guarantees: two messages, swapped. Their ids need not be
+    # the smallest ("a", "b"): the shrinker sometimes stops at ["a", "ns"], by seed.
     old, new = find(history_edits(ops=["reorder"]), lambda pair: ids(pair[1]) != ids(pair[0]))
-    assert sorted(ids(old)) == ["a", "b"]
+    assert len(old) == 2 and len(set(ids(old))) == 2
     assert ids(new) == ids(old)[::-1]
     assert all(isinstance(i, MessageItem) for i in old)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,10 @@ from harness.cli import main
 from harness.redaction import placeholder
 from harness.validate import FindingKind, validate_cassette, validate_frame
 
+pytestmark = pytest.mark.usefixtures("planted_cassettes_removed")
+
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
 KEY = "sk-" + "proj" + "A1b2C3d4E5f6G7h8I9j0"  # built, so no scanner mistakes this file
-
-
-@pytest.fixture
-def tmp_path(tmp_path: Path) -> Iterator[Path]:
-    """pytest's tmp_path, emptied of cassettes after the test: they hold planted keys, and
-    the session's secret scan (tests/test_secrets_scan.py) reads every temporary cassette."""
-    yield tmp_path
-    for path in tmp_path.rglob("*.jsonl"):
-        path.unlink()
 
 
 def findings(side: str, event: dict[str, Any]) -> list[tuple[FindingKind, str]]:
