@@ -109,9 +109,7 @@ DEFAULT_LOOKAHEAD = 1024
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 _UNPLAYED_KEPT = 20
 _DIFFS_SHOWN = 5
-_WAY_OUT = (
-    "re-record with --realtime-record-mode=all, or ignore the field (README: Matching rules)"
-)
+_WAY_OUT = "re-record with --realtime-record-mode=all, or ignore the field (README: Matching rules)"
 
 # The GA client events (Realtime API reference, "Client events").
 CLIENT_EVENT_TYPES = frozenset(
