@@ -234,7 +234,7 @@ def realtime_cassette_path(request: pytest.FixtureRequest, realtime_config: Real
     marker = _marker(request)
     if marker is not None and marker.args:
         relative: str = os.fspath(marker.args[0])
-        return test_dir / relative
+        return Path(os.path.normpath(test_dir / relative))  # no "tests/../" in reports
     name = request.node.name
     if request.cls is not None:
         name = f"{request.cls.__name__}.{name}"
@@ -260,6 +260,9 @@ class _Run:
     """Close everything, first to last (the proxy before the replay it relays to)."""
     checks: list[Callable[[], str]]
     """After closing: each returns the failure report, or "" when all went well."""
+    path: str = ""
+    shown: str = ""
+    """Reports name the cassette as ``shown`` (relative to where pytest was run)."""
     finished: bool = False
     reported: bool = False
     """The verdict (or the loop mismatch) was already part of the call's outcome."""
@@ -274,7 +277,8 @@ class _Run:
             self.finished = True
             for close in self.closers:
                 await close()
-            self.report = "\n\n".join(text for check in self.checks if (text := check()))
+            report = "\n\n".join(text for check in self.checks if (text := check()))
+            self.report = report.replace(self.path, self.shown) if self.path else report
         return self.report
 
 
@@ -299,10 +303,11 @@ async def realtime_server(
     path = realtime_cassette_path
     action = choose_action(realtime_record_mode, cassette_exists=path.exists())
     loop = asyncio.get_running_loop()
+    shown = _shown(path, request.config)
     if action is RecordAction.REPLAY:
         if not path.exists():
             pytest.fail(
-                f"{path}: no such cassette. Record it once, against the real API with your "
+                f"{shown}: no such cassette. Record it once, against the real API with your "
                 f"key: pytest {_OPTION}=once",
                 pytrace=False,
             )
@@ -337,15 +342,24 @@ async def realtime_server(
             [proxy.aclose, replay.aclose],
             [replay.report, functools.partial(_errors, proxy)],
         )
+    run.path, run.shown = str(path), shown
     request.node.stash[_RUN] = run
     block = action is RecordAction.REPLAY and _blocks_network(request.config)
     try:
-        with _network_blocked(path) if block else _nothing():
+        with _network_blocked(shown) if block else _nothing():
             yield run.endpoint
     finally:
         report = await run.finish()
     if report and run.called and not run.reported:
         pytest.fail(report, pytrace=False)  # a synchronous test: teardown is all we have
+
+
+def _shown(path: Path, config: pytest.Config) -> str:
+    """``path`` as a user reads it: relative to the directory pytest was run in, if inside."""
+    try:
+        return str(path.relative_to(config.invocation_params.dir))
+    except ValueError:
+        return str(path)
 
 
 def _errors(proxy: RecordingProxy) -> str:
@@ -472,7 +486,7 @@ def _is_loopback(host: object) -> bool:
 
 
 @contextmanager
-def _network_blocked(cassette: Path) -> Iterator[None]:
+def _network_blocked(cassette: str) -> Iterator[None]:
     """Make ``socket.connect`` refuse non-loopback addresses, and lookups of host names.
 
     As vcrpy / pytest-recording block the network: the socket methods that reach a remote

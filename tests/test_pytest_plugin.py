@@ -128,6 +128,11 @@ def _cassette(pytester: pytest.Pytester) -> Path:
     return pytester.path / "cassettes" / "test_inner" / "test_turn.jsonl"
 
 
+def _shown(pytester: pytest.Pytester) -> Path:
+    """The cassette as reports name it: relative to where pytest ran (the pytester dir)."""
+    return _cassette(pytester).relative_to(pytester.path)
+
+
 def _redacted(seen: object) -> object:
     return json.loads(json.dumps(seen).replace(API_KEY, "<redacted:openai_api_key>"))
 
@@ -145,7 +150,7 @@ def test_replay_without_a_cassette_fails_with_the_way_to_record_it(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            f"*{_cassette(inner)}: no such cassette. Record it once, against the real API "
+            f"*{_shown(inner)}: no such cassette. Record it once, against the real API "
             "with your key: pytest --realtime-record-mode=once*"
         ]
     )
@@ -184,7 +189,7 @@ def test_divergence_fails_the_test_once_with_the_mismatch_report(
     result.stdout.fnmatch_lines(
         [
             "*_ test_turn _*",
-            f"*{_cassette(inner)}:*: client frame * does not match (conversation.item.create)",
+            f"*{_shown(inner)}:*: client frame * does not match (conversation.item.create)",
             '*expected: "hello 0"*',
             '*received: "goodbye 0"*',
             "*re-record with --realtime-record-mode=all*",
@@ -208,7 +213,7 @@ def test_a_test_that_fails_itself_on_a_mismatch_fails_once_with_its_error_and_th
         [
             "E * AssertionError: the API refused",  # the test's own failure, its traceback
             "*- realtime-harness: the replay diverged from the cassette -*",
-            f"*{_cassette(inner)}:*: client frame * does not match (conversation.item.create)",
+            f"*{_shown(inner)}:*: client frame * does not match (conversation.item.create)",
             '*received: "goodbye 0"*',
         ]
     )
@@ -370,7 +375,7 @@ def test_block_network_refuses_non_loopback_at_once_while_replaying(
     result.assert_outcomes(passed=1)
     way_out = (
         f"blocked by --realtime-block-network while the test replays "
-        f"{cassette.with_name('test_leaving_loopback.jsonl')} (only loopback is allowed). "
+        f"{_shown(inner).with_name('test_leaving_loopback.jsonl')} (only loopback is allowed). "
         "Point the client at realtime_server.url, or record with --realtime-record-mode=once "
         "(missing cassettes) or =all (re-record)."
     )
