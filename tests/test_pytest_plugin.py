@@ -328,6 +328,23 @@ def test_a_test_in_another_event_loop_than_the_fixture_fails_at_once_saying_what
     assert seen["kind"] == "replay"
 
 
+def test_an_async_test_nothing_runs_says_how_to_run_it(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(inner, monkeypatch, "--realtime-record-mode=once")[0].assert_outcomes(passed=1)
+    inner.makeini(INI.replace("asyncio_mode = auto", "asyncio_mode = strict"))
+    result, seen = _run(inner, monkeypatch)
+    assert seen == {}
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_inner.py::test_turn: nothing runs this async test: mark it "
+            "@pytest.mark.asyncio, or set asyncio_mode = auto in your pytest configuration"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*not natively supported*")
+
+
 # -- --realtime-block-network -------------------------------------------------------------------
 
 # Replays its turn over loopback, then tries to leave the machine three ways; each attempt must
