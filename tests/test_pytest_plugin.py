@@ -494,6 +494,19 @@ def test_marker_speed_and_redaction_override_realtime_config(
     assert seen["kind"] == "replay"
 
 
+def test_marker_upstream_url_overrides_realtime_config(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # realtime_config's upstream (the conftest's simulate server) works; the marker's does not
+    # (nothing listens on port 1), so the recording can only fail if the marker's URL is used.
+    dead = "ws://127.0.0.1:1/v1/realtime?model=gpt-realtime"
+    inner.makepyfile(test_inner=_marked(f"record_mode='all', upstream_url={dead!r}"))
+    result, _ = _run(inner, monkeypatch)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*HTTP 502*"])
+    result.stdout.fnmatch_lines(["*127.0.0.1:1*"])
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
