@@ -11,6 +11,7 @@ standard exception already says the same thing, ours subclasses it too, so
     ├── CassetteMismatch(HarnessError, AssertionError) replay diverged: .expected .received .diff
     │   └── UnplayedFrames(CassetteMismatch)
     ├── RedactionError(HarnessError)
+    ├── RecordingError(HarnessError)                  a recording was not sound: .path .failed_path
     ├── ConversationError(HarnessError)               .error_event: the API error payload
     ├── HistoryError(HarnessError, ValueError)        reset_history refused the histories
     ├── HistoryPropertyError(HarnessError, AssertionError) reset_history broke the property
@@ -39,6 +40,7 @@ __all__ = [
     "HistoryError",
     "HistoryPropertyError",
     "NetworkBlocked",
+    "RecordingError",
     "RedactionError",
     "TransportClosed",
     "TransportError",
@@ -100,6 +102,37 @@ class UnplayedFrames(CassetteMismatch):
 
 class RedactionError(HarnessError):
     """A redaction rule is invalid, or a secret could not be scrubbed."""
+
+
+class RecordingError(HarnessError):
+    """A recording was not sound, so the cassette was left as it was.
+
+    Sound means: at least one connection completed its handshake with the upstream, and
+    nothing failed inside the harness. The message is one line: the cassette, what went
+    wrong (the upstream's refusal: status and reason, redacted), and where the attempt is.
+
+    Attributes:
+        path: the cassette that was to be written (unchanged, or still absent).
+        failed_path: the side file holding the failed attempt, or ``None`` when nothing
+            was recorded at all.
+        reasons: what went wrong, one redacted line each.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        reasons: list[str] | tuple[str, ...],
+        *,
+        failed_path: str | os.PathLike[str] | None = None,
+        existed: bool = False,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.failed_path = os.fspath(failed_path) if failed_path is not None else None
+        self.reasons = tuple(reasons)
+        kept = "is unchanged" if existed else "was not written"
+        where = "" if self.failed_path is None else f"; the attempt is in {self.failed_path}"
+        why = "; ".join(" ".join(reason.split()) for reason in self.reasons)
+        super().__init__(f"{self.path}: recording failed: {why}; the cassette {kept}{where}")
 
 
 class ConversationError(HarnessError):

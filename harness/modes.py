@@ -11,7 +11,13 @@ Theory of operation (the unit of a cassette is the *connection*, an ``episode``)
    ``none``: a WebSocket session is stateful, so a half-replayed connection cannot be
    resumed against the real API faithfully; re-record it with ``all``. With no cassette,
    ``new_episodes`` records, as ``once`` does.
-4. ``all``: always record, overwriting the cassette.
+4. ``all``: always record, replacing the cassette.
+
+Whatever the mode, a recording replaces (or, with ``new_episodes``, appends to) the cassette
+only when it is sound: at least one recorded connection completed its handshake with the
+upstream and nothing failed inside the harness. Otherwise the cassette is left
+byte-identical, the attempt is kept as ``NAME.failed.jsonl`` beside it, and the test fails
+with the refusal (see :class:`harness.errors.RecordingError`).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ import pytest
 import pytest_asyncio
 
 from harness.cassette import load_cassette
-from harness.errors import HarnessError, NetworkBlocked
+from harness.errors import HarnessError, NetworkBlocked, RecordingError, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
 from harness.modes import RecordAction, RecordMode, choose_action, parse_record_mode
 from harness.recorder import DEFAULT_UPSTREAM, RecordingProxy
@@ -276,7 +276,10 @@ class _Run:
         if not self.finished:
             self.finished = True
             for close in self.closers:
-                await close()
+                try:
+                    await close()
+                except RecordingError:
+                    pass  # the proxy keeps it (.failure): a check reports it
             report = "\n\n".join(text for check in self.checks if (text := check()))
             self.report = report.replace(self.path, self.shown) if self.path else report
         return self.report
@@ -316,8 +319,8 @@ async def realtime_server(
         run = _Run(server, loop, [server.aclose], [server.report])
     elif action is RecordAction.RECORD:
         proxy = RecordingProxy(config.upstream_url, path, redaction=config.redaction)
-        await proxy.start()
-        run = _Run(proxy, loop, [proxy.aclose], [functools.partial(_errors, proxy)])
+        await _start_recording(proxy)
+        run = _Run(proxy, loop, [proxy.aclose], [functools.partial(_failure, proxy)])
     else:
         cassette = load_cassette(path)
         conns = cassette.conns()
@@ -332,7 +335,7 @@ async def realtime_server(
             passthrough=(replay.url, len(conns)),
         )
         try:
-            await proxy.start()
+            await _start_recording(proxy)
         except BaseException:
             await replay.aclose()
             raise
@@ -340,7 +343,7 @@ async def realtime_server(
             proxy,
             loop,
             [proxy.aclose, replay.aclose],
-            [replay.report, functools.partial(_errors, proxy)],
+            [replay.report, functools.partial(_failure, proxy)],
         )
     run.path, run.shown = str(path), shown
     request.node.stash[_RUN] = run
@@ -362,10 +365,20 @@ def _shown(path: Path, config: pytest.Config) -> str:
         return str(path)
 
 
-def _errors(proxy: RecordingProxy) -> str:
-    if not proxy.errors:
-        return ""
-    return f"{proxy.cassette_path}: recording failed:\n  " + "\n  ".join(proxy.errors)
+async def _start_recording(proxy: RecordingProxy) -> None:
+    """Start the proxy; a cassette it cannot record (a killed recording's file) fails."""
+    try:
+        await proxy.start()
+    except UsageError as exc:
+        problem = str(exc)
+    else:
+        return
+    pytest.fail(problem, pytrace=False)
+
+
+def _failure(proxy: RecordingProxy) -> str:
+    """The recording's failure (the cassette was left as it was), or ``""`` if it was sound."""
+    return str(proxy.failure) if proxy.failure is not None else ""
 
 
 # -- the verdict belongs to the test's call -----------------------------------------------------

@@ -31,6 +31,14 @@ code ``4000 + HTTP status`` (4401, 4502, ...) and reason ``"handshake refused: H
 Unauthorized"``, a newline, and the (redacted) response body. See :func:`refusal_frame` /
 :func:`parse_refusal`.
 
+Nothing a recording does destroys or corrupts a cassette: frames go to
+``NAME.recording.jsonl`` beside it, which replaces the cassette atomically when the proxy
+or tap closes, and only if the recording is *sound* (at least one connection completed its
+handshake with the upstream, and nothing failed inside the harness: a write, the relay, an
+upstream the proxy could not reach). Otherwise the cassette stays byte-identical, the
+attempt is kept as ``NAME.failed.jsonl`` and :class:`~harness.errors.RecordingError` says
+why. See :class:`_Sink` and :func:`side_files`.
+
 Timestamps ``t`` count from the moment the connection is open (for a refusal, from the
 client's request); ``conn`` numbers connections from 0 (or from ``first_conn`` when
 appending). The cassette header is written when the first client connects: its endpoint is
@@ -53,6 +61,7 @@ import http
 import io
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterable, Sequence
@@ -84,7 +93,13 @@ from harness.cassette import (
     encode_frame,
     open_cassette,
 )
-from harness.errors import HarnessError, RedactionError, TransportError, UsageError
+from harness.errors import (
+    HarnessError,
+    RecordingError,
+    RedactionError,
+    TransportError,
+    UsageError,
+)
 from harness.modes import RecordMode
 from harness.redaction import RedactionRule, RedactionRules, RuleKind
 from harness.transport import CreateWebSocketOptions, connect_arguments
@@ -99,6 +114,7 @@ __all__ = [
     "parse_refusal",
     "refusal_frame",
     "run_record",
+    "side_files",
 ]
 
 DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
@@ -174,15 +190,44 @@ def parse_refusal(frame: Frame) -> Refusal | None:
 # -- the cassette side, shared by the proxy and the tap -------------------------------------
 
 
+def side_files(cassette_path: StrPath) -> tuple[str, str]:
+    """The two files a recording keeps beside its cassette: ``(staging, failed)``.
+
+    ``cassettes/greeting.jsonl`` is recorded into ``cassettes/greeting.recording.jsonl``
+    (replacing the cassette only when the recording is sound); a recording that is not
+    sound is kept as ``cassettes/greeting.failed.jsonl``.
+    """
+    path = os.fspath(cassette_path)
+    base = path[: -len(".jsonl")] if path.endswith(".jsonl") else path
+    return f"{base}.recording.jsonl", f"{base}.failed.jsonl"
+
+
 class _Sink:
-    """Redacts frames and appends their lines; opens the cassette lazily, at the first connection.
+    """Redacts frames and appends their lines to a staging file that replaces the cassette.
 
-    The header goes through :class:`CassetteWriter` (which also cuts a torn tail before
-    appending); frame lines are then appended by :meth:`write_lines`, so the relay can put
-    the lines of every frame it read at once in a single ``write`` call. The lines are
-    encoded by :mod:`harness.cassette` (:func:`encode_event_frame`, :func:`encode_frame`),
-    the one owner of the layout, so readers take their fast path.
+    Theory of operation (nothing a user runs may destroy or corrupt a cassette):
 
+    1. :meth:`reserve` (when the proxy starts, or at the tap's first connection) creates
+       the staging file beside the cassette, exclusively: a second recorder, or the one a
+       ``kill -9`` left behind, is refused with the file's name, never overwritten. When
+       appending, the staging file starts as a byte-for-byte copy of the cassette.
+    2. :meth:`open` writes the header at the first connection (through
+       :class:`CassetteWriter`, which also cuts a torn tail off a copied cassette), then
+       :meth:`write_lines` appends frame lines to the staging file, so the relay can put
+       the lines of every frame it read at once in a single ``write`` call. A recorder
+       killed at any instant leaves every complete frame readable there and the cassette
+       untouched.
+    3. :meth:`finish` decides. The recording is *sound* when at least one connection
+       completed its handshake with the upstream and nothing failed inside the harness
+       (:attr:`errors`: a write that failed, a relay that broke, an upstream the proxy
+       could not reach). Sound: the staging file is fsync'd and atomically replaces the
+       cassette (``os.replace``, then the directory is fsync'd). Not sound: the cassette
+       is left byte-identical, the staging file is renamed to the ``.failed.jsonl`` side
+       file, and :class:`~harness.errors.RecordingError` says why (the upstream's
+       refusal: status and reason, redacted) and where the attempt is.
+
+    The lines are encoded by :mod:`harness.cassette` (:func:`encode_event_frame`,
+    :func:`encode_frame`), the one owner of the layout, so readers take their fast path.
     Why not :meth:`CassetteWriter.write_frames`, which would also check that times never go
     backwards: it takes :class:`Frame` values, and making one per relayed message slowed
     the proxy measurably (``bench/bench_recorder.py``, the proxy's CPU per audio event).
@@ -201,11 +246,59 @@ class _Sink:
         append: bool,
     ) -> None:
         self.path = os.fspath(path)
+        self.staging, self.failed_path = side_files(self.path)
         self.redaction = redaction
         self.by = by
         self.note = note
         self.append = append
         self.file: io.FileIO | None = None
+        self.reserved = False
+        self.opened = False
+        self.handshakes = 0
+        """Connections whose handshake the upstream completed (HTTP 101)."""
+        self.refusals: list[str] = []
+        """The upstream's refusals, one redacted line each (``conn 0: HTTP 401 ...``)."""
+        self.errors: list[str] = []
+        """What failed inside the harness, one redacted line each."""
+        self.write_error: BaseException | None = None
+        self.done = False
+
+    def reserve(self) -> None:
+        """Create the staging file, exclusively (a copy of the cassette when appending).
+
+        Raises:
+            UsageError: the cassette path is a directory, or the staging file exists
+                (another recorder is writing it, or a killed one left it), or it cannot
+                be created.
+        """
+        if self.reserved:
+            return
+        if self.path.endswith(("/", os.sep)) or os.path.isdir(self.path):
+            raise UsageError(
+                f"{self.path} is a directory: give the cassette's file name, e.g. "
+                f"{os.path.join(self.path, 'session.jsonl')}"
+            )
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            with open(self.staging, "xb") as staging:
+                try:
+                    if self.append and os.path.exists(self.path):
+                        with open(self.path, "rb") as old:
+                            shutil.copyfileobj(old, staging)
+                except BaseException:
+                    os.unlink(self.staging)
+                    raise
+        except FileExistsError:
+            raise UsageError(
+                f"{self.staging} exists: another recorder is writing {self.path}, or one was "
+                "killed and left its frames there; move it away (or delete it) to record again"
+            ) from None
+        except OSError as exc:
+            raise UsageError(
+                f"{self.path}: cannot record here: {exc.strerror or exc}"
+                + (f": {exc.filename}" if exc.filename else "")
+            ) from None
+        self.reserved = True
 
     def open(
         self,
@@ -218,6 +311,9 @@ class _Sink:
         """Write the header (once) from the first connection's handshake."""
         if self.file is not None:
             return
+        if self.done:
+            raise UsageError(f"{self.path}: the recording is finished; start a new one")
+        self.reserve()
         rules = self.redaction
         extra: dict[str, Any] = {"recorder": self.by}
         if headers is not None:
@@ -236,21 +332,43 @@ class _Sink:
             note=rules.redact_text(self.note).value,
             extra=extra,
         )
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        CassetteWriter(self.path, header, mode="a" if self.append else "w").close_file()
-        self.file = io.FileIO(self.path, "ab")
+        # "a": the staging file is new (the header goes first) or a copy of the cassette
+        # being appended to (its header stays; a torn tail left by a crash is cut off).
+        CassetteWriter(self.staging, header, mode="a").close_file()
+        self.file = io.FileIO(self.staging, "ab")
+        self.opened = True
 
     def write_lines(self, lines: Sequence[bytes]) -> None:
         """Append lines (encoded frames, without their newlines) with one unbuffered write.
 
         A process killed at any instant leaves every line of an earlier call readable; at
-        worst the last line of this call is torn, which the reader reports.
+        worst the last line of this call is torn, which the reader reports. A failed write
+        (disk full, ...) is kept in :attr:`errors`: the recording is no longer sound.
+        Once the recording is finished, nothing more is written (a tap closed before
+        its transport: the transport's closing frames are not recorded).
         """
-        assert self.file is not None
+        if self.file is None:
+            assert self.done, "write_lines before open"
+            return
         data = memoryview(b"\n".join((*lines, b"")))
-        while data:
-            written = self.file.write(data)
-            data = data[written or 0 :]
+        total = len(data)
+        file = self.file
+        try:
+            while data:
+                written = file.write(data)
+                data = data[written or 0 :]
+        except Exception as exc:
+            # Cut what part of this call reached the file: the attempt keeps whole lines.
+            with contextlib.suppress(OSError):
+                file.truncate(file.seek(0, os.SEEK_END) - (total - len(data)))
+            if self.write_error is None:
+                self.write_error = exc
+                self.errors.append(
+                    self.redaction.redact_text(
+                        f"writing {self.staging} failed: {type(exc).__name__}: {exc}"
+                    ).value
+                )
+            raise
 
     def message_line(self, side: Side, t: float, conn: int, text: bool, data: bytes) -> bytes:
         """The redacted line of a message (``text``: a text frame's UTF-8 bytes).
@@ -307,18 +425,97 @@ class _Sink:
         frame = Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
         self.write_lines([encode_frame(frame)])
 
-    def refusal(self, conn: int, t: float, status: int, phrase: str, body: bytes | str) -> None:
-        """Record a refused handshake (body redacted)."""
+    def refusal(
+        self,
+        conn: int,
+        t: float,
+        status: int,
+        phrase: str,
+        body: bytes | str,
+        *,
+        by_proxy: str | None = None,
+    ) -> None:
+        """Record a refused handshake (body redacted).
+
+        ``by_proxy``: the proxy refused the client itself (the upstream was unreachable or
+        timed out), for this reason: a failure inside the harness, not the upstream's word.
+        """
         text = body if isinstance(body, str) else body.decode("utf-8", "replace")
         refusal = Refusal(status, phrase, self.redaction.redact_text(text).value)
+        if by_proxy is not None:
+            self.errors.append(f"conn {conn}: {by_proxy} (the client got HTTP {status})")
+        else:
+            self.refusals.append(
+                f"conn {conn}: the upstream refused the handshake: {_refusal_summary(refusal)}"
+            )
         self.write_lines([encode_frame(refusal_frame(conn, t, refusal))])
 
-    def finish(self, default_path: str, default_query: Iterable[tuple[str, str]]) -> None:
-        """Close the file; a cassette nobody connected to still gets its header."""
-        if self.file is None and not self.append:
-            self.open(default_path, default_query, "", None, ())
-        if self.file is not None:
-            self.file.close()
+    def finish(self) -> bool:
+        """Replace the cassette with the recording if it is sound; else keep it aside.
+
+        Returns:
+            whether the cassette was replaced (``False``: nothing was recorded while
+            appending, so there was nothing to add and the cassette is untouched).
+
+        Raises:
+            RecordingError: the recording is not sound (or, when not appending, nothing was
+                recorded); the cassette is byte-identical to what it was.
+        """
+        if not self.reserved:
+            return False
+        self.reserved = False
+        self.done = True
+        existed = os.path.exists(self.path)
+        file, self.file = self.file, None
+        if not self.opened:
+            os.unlink(self.staging)
+            if self.append:
+                return False
+            raise RecordingError(
+                self.path, ["nothing was recorded: no client connected"], existed=existed
+            )
+        assert file is not None
+        reasons: list[str] = []
+        if self.handshakes == 0:
+            reasons.append("no connection completed its handshake with the upstream")
+        reasons += self.errors
+        if not reasons:
+            try:
+                os.fsync(file.fileno())
+            finally:
+                file.close()
+            os.replace(self.staging, self.path)
+            _fsync_directory(self.path)
+            return True
+        file.close()
+        if self.handshakes == 0:
+            reasons += self.refusals
+        os.replace(self.staging, self.failed_path)
+        raise RecordingError(self.path, reasons, failed_path=self.failed_path, existed=existed)
+
+
+def _refusal_summary(refusal: Refusal) -> str:
+    """``HTTP 401 Unauthorized: Incorrect API key`` (the API's error message, if any)."""
+    shown = f"HTTP {refusal.status} {refusal.reason_phrase}".rstrip()
+    try:
+        error = _json.loads(refusal.body)["error"]
+        message = error.get("message") or error.get("code")
+    except (_json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        message = None
+    if isinstance(message, str) and message:
+        message = " ".join(message.split())
+        shown += f": {message[:200]}" + ("..." if len(message) > 200 else "")
+    return shown
+
+
+def _fsync_directory(path: str) -> None:
+    """Make a rename in ``path``'s directory durable (POSIX; a no-op where unsupported)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 # -- the proxy ------------------------------------------------------------------------------
@@ -581,13 +778,17 @@ class RecordingProxy:
         upstream_url: the real endpoint. A client's request path is passed through (a client
             that asks for ``/`` gets the upstream's path); the upstream URL's query
             parameters are added where the client's request lacks them.
-        cassette_path: where to write; created (or truncated) when the first client connects.
+        cassette_path: the cassette. It is replaced, atomically, when the proxy closes and
+            only if the recording is sound (see :class:`~harness.errors.RecordingError`);
+            until then the frames go to ``NAME.recording.jsonl`` beside it.
         host: the interface to listen on.
         port: the port (0 picks a free one).
         redaction: the rules applied before anything is written
             (:meth:`RedactionRules.default` unless given).
-        append: append connections to an existing cassette instead of overwriting it.
-        first_conn: the ``conn`` index of the first recorded connection (for appending).
+        append: add connections to an existing cassette instead of replacing it (the old
+            lines are kept byte for byte; a failed recording adds nothing).
+        first_conn: the ``conn`` index of the first recorded connection (default: 0, or
+            when appending, one past the cassette's last ``conn``).
         passthrough: ``(url, count)``: the first ``count`` client connections are relayed
             to ``url`` without being recorded; the ones after them are recorded from
             ``first_conn`` on (used to replay recorded episodes while recording new ones,
@@ -605,7 +806,7 @@ class RecordingProxy:
         port: int = 0,
         redaction: RedactionRules | None = None,
         append: bool = False,
-        first_conn: int = 0,
+        first_conn: int | None = None,
         passthrough: tuple[str, int] | None = None,
         note: str = "",
         open_timeout: float = 10.0,
@@ -617,6 +818,8 @@ class RecordingProxy:
                 f"upstream URL must be ws:// or wss:// with a host, got "
                 f"{_redact_url(upstream_url, rules)!r}"
             )
+        if not 0 <= port <= 65535:
+            raise UsageError(f"port {port} is out of range: give 1-65535, or 0 for any free port")
         self.upstream_url = upstream_url
         self.cassette_path = os.fspath(cassette_path)
         self.host = host
@@ -625,7 +828,7 @@ class RecordingProxy:
         self._sink = _Sink(
             cassette_path, rules, by="harness.RecordingProxy", note=note, append=append
         )
-        self._first_conn = first_conn
+        self._first_conn = _first_conn(cassette_path, append, first_conn)
         self._passthrough = passthrough
         self._open_timeout = open_timeout
         self._upstream = split
@@ -633,8 +836,10 @@ class RecordingProxy:
         self._sessions: dict[ServerConnection, _Session] = {}
         self.connections = 0
         """How many client connections reached the proxy (refused ones included)."""
-        self.errors: list[str] = []
+        self.errors: list[str] = self._sink.errors
         """What went wrong while recording (redacted), one line each; empty when all is well."""
+        self.failure: RecordingError | None = None
+        """Why the cassette was not written, once the proxy closed (``None``: it was)."""
 
     # -- public face -----------------------------------------------------------------------
 
@@ -670,10 +875,37 @@ class RecordingProxy:
             raise UsageError("RecordingProxy is not running: use it as `async with proxy:`")
         return f"{self.host}:{self.port}"
 
+    @property
+    def handshakes(self) -> int:
+        """How many recorded connections completed their handshake with the upstream."""
+        return self._sink.handshakes
+
     async def start(self) -> None:
-        """Start listening (``async with`` does it for you)."""
+        """Start listening (``async with`` does it for you).
+
+        Raises:
+            UsageError: the address cannot be listened on (a port in use, ...), the
+                cassette path is a directory, or its staging file exists (another
+                recorder, or one that was killed: the message names the file).
+        """
         if self._server is not None:
             return
+        try:
+            await self._listen()
+        except (OSError, OverflowError) as exc:
+            errno = exc.errno if isinstance(exc, OSError) else None
+            detail = os.strerror(errno) if errno else str(exc)
+            raise UsageError(f"cannot listen on {self.host}:{self.port}: {detail}") from None
+        try:
+            self._sink.reserve()
+        except BaseException:
+            server, self._server = self._server, None
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+            raise
+
+    async def _listen(self) -> None:
         self._server = await serve(
             self._handle,
             self.host,
@@ -691,7 +923,14 @@ class RecordingProxy:
         self.port = int(sockname[1])
 
     async def aclose(self) -> None:
-        """Stop listening, close every relayed connection and the cassette file."""
+        """Stop listening, close every relayed connection, then write the cassette.
+
+        The cassette is replaced only if the recording is sound (see :class:`_Sink`).
+
+        Raises:
+            RecordingError: it was not: the cassette is unchanged, the attempt is kept in
+                the ``.failed.jsonl`` side file (:attr:`failure` holds the error too).
+        """
         server, self._server = self._server, None
         if server is not None:
             server.close(close_connections=True)
@@ -699,7 +938,11 @@ class RecordingProxy:
         for session in list(self._sessions.values()):
             await session.upstream.close()
         self._sessions.clear()
-        self._sink.finish(self._upstream.path or "/", parse_qsl(self._upstream.query))
+        try:
+            self._sink.finish()
+        except RecordingError as exc:
+            self.failure = exc
+            raise
 
     async def __aenter__(self) -> RecordingProxy:
         await self.start()
@@ -711,7 +954,13 @@ class RecordingProxy:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        if exc is None:
+            await self.aclose()
+            return
+        try:  # never hide the body's own exception; the failure stays in .failure
+            await self.aclose()
+        except RecordingError as failure:
+            logger.warning("%s", failure)
 
     # -- the handshake ---------------------------------------------------------------------
 
@@ -753,6 +1002,8 @@ class RecordingProxy:
             )
             return Response(response.status_code, response.reason_phrase, headers, response.body)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            # The proxy's own refusal: the client is told, but this connection was not
+            # recorded faithfully, so the recording is not sound (see _Sink.finish).
             timeout = isinstance(exc, TimeoutError)
             status = http.HTTPStatus.GATEWAY_TIMEOUT if timeout else http.HTTPStatus.BAD_GATEWAY
             message = self.redaction.redact_text(
@@ -766,9 +1017,15 @@ class RecordingProxy:
                 error_type="proxy_error",
             )
             self._sink.refusal(
-                conn, loop.time() - started, status, status.phrase, bytes(refused.body)
+                conn,
+                loop.time() - started,
+                status,
+                status.phrase,
+                bytes(refused.body),
+                by_proxy=message,
             )
             return refused
+        self._sink.handshakes += 1
         self._sessions[connection] = _Session(conn, loop.time(), upstream)
         return None
 
@@ -836,12 +1093,14 @@ class RecordingProxy:
                 for task in done:
                     task.result()
         except Exception as exc:
-            self.errors.append(
-                self.redaction.redact_text(
-                    f"conn {session.conn}: {type(exc).__name__}: {exc}"
-                ).value
-            )
-            logger.error("recording failed: %s", self.errors[-1])
+            if exc is not self._sink.write_error:  # that one is in errors already
+                self.errors.append(
+                    self.redaction.redact_text(
+                        f"conn {session.conn}: {type(exc).__name__}: {exc}"
+                    ).value
+                )
+            # Reported by aclose (RecordingError); logged for whoever watches the proxy.
+            logger.info("recording failed: %s", self.errors[-1])
             session.fail(exc)
             for task in watchers:
                 task.cancel()
@@ -976,13 +1235,18 @@ class TransportTap:
 
     The tap opens the connection as the transport's default does (its headers, no HTTP
     proxy, frames up to 100 MiB). Frames are recorded as the transport sends them and as
-    it reads them.
+    it reads them, into ``NAME.recording.jsonl`` beside the cassette; :meth:`close`
+    replaces the cassette with it only if the recording is sound, as
+    :class:`RecordingProxy` does (else :class:`~harness.errors.RecordingError`, the
+    cassette unchanged, the attempt kept as ``NAME.failed.jsonl``).
 
     Args:
-        cassette_path: where to write; created (or truncated) at the first connection.
+        cassette_path: the cassette, replaced atomically at :meth:`close` if the
+            recording is sound.
         redaction: the rules applied before anything is written (default rules if None).
-        append: append connections to an existing cassette instead of overwriting it.
-        first_conn: the ``conn`` index of the first connection.
+        append: add connections to an existing cassette instead of replacing it.
+        first_conn: the ``conn`` index of the first connection (default: 0, or when
+            appending, one past the cassette's last ``conn``).
         note: free text for the cassette header.
     """
 
@@ -992,7 +1256,7 @@ class TransportTap:
         *,
         redaction: RedactionRules | None = None,
         append: bool = False,
-        first_conn: int = 0,
+        first_conn: int | None = None,
         note: str = "",
     ) -> None:
         self.redaction = redaction if redaction is not None else RedactionRules.default()
@@ -1000,9 +1264,13 @@ class TransportTap:
         self._sink = _Sink(
             cassette_path, self.redaction, by="harness.TransportTap", note=note, append=append
         )
-        self._next_conn = first_conn
+        self._next_conn = _first_conn(cassette_path, append, first_conn)
         self.connections = 0
         """How many connections the transport opened through the tap."""
+        self.errors: list[str] = self._sink.errors
+        """What went wrong while recording (redacted), one line each."""
+        self.failure: RecordingError | None = None
+        """Why the cassette was not written, once the tap closed (``None``: it was)."""
 
     async def __call__(self, options: CreateWebSocketOptions) -> ClientConnection:
         """Open the connection for the transport (its ``create_websocket`` hook)."""
@@ -1039,8 +1307,15 @@ class TransportTap:
                 f"WebSocket connection to {shown} failed: HTTP {response.status_code}"
             ) from None
         except Exception as exc:
+            # Unreachable, timed out, ...: the upstream never answered, nothing to record
+            # faithfully, so the recording is not sound.
             detail = self.redaction.redact_text(str(exc)).value
+            self._sink.errors.append(
+                f"conn {conn}: could not open the connection to {shown}: "
+                f"{type(exc).__name__}: {detail}"
+            )
             raise TransportError(f"WebSocket connection to {shown} failed: {detail}") from None
+        self._sink.handshakes += 1
         assert isinstance(ws, _TappedConnection)
         ws._tap = self._sink
         ws._conn = conn
@@ -1048,9 +1323,20 @@ class TransportTap:
         return ws
 
     def close(self) -> None:
-        """Close the cassette file (``with`` does it for you)."""
-        split = urlsplit(DEFAULT_UPSTREAM)
-        self._sink.finish(split.path, ())
+        """Write the cassette if the recording is sound (``with`` does it for you).
+
+        Close the transport first: frames sent after this are not recorded.
+
+        Raises:
+            RecordingError: the recording is not sound: the cassette is unchanged and the
+                attempt is kept in the ``.failed.jsonl`` side file (also in
+                :attr:`failure`).
+        """
+        try:
+            self._sink.finish()
+        except RecordingError as exc:
+            self.failure = exc
+            raise
 
     def __enter__(self) -> TransportTap:
         return self
@@ -1061,7 +1347,13 @@ class TransportTap:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+            return
+        try:  # never hide the body's own exception; the failure stays in .failure
+            self.close()
+        except RecordingError as failure:
+            logger.warning("%s", failure)
 
 
 # -- the `record` command --------------------------------------------------------------------
@@ -1069,6 +1361,13 @@ class TransportTap:
 
 def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``record`` command's arguments to ``parser`` (for ``harness.cli``)."""
+    parser.description = (
+        "Listen on a local address and relay every client to the real API, recording what "
+        "crosses the wire (redacted) until SIGINT/SIGTERM. The cassette is written only if "
+        "the recording is sound (a connection completed its handshake with the upstream and "
+        "nothing failed); else it is left as it was and the attempt is kept in "
+        "NAME.failed.jsonl beside it. Exit 0 recorded, 1 recording failed, 2 bad arguments."
+    )
     parser.add_argument("cassette", help="the cassette file to write")
     parser.add_argument(
         "--upstream",
@@ -1077,10 +1376,16 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="listen port (default: any free)")
-    parser.add_argument(
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
         "--append",
         action="store_true",
-        help="append connections to an existing cassette (numbered after its last conn)",
+        help="add connections to an existing cassette (numbered after its last conn)",
+    )
+    existing.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing cassette (only once the new recording is sound)",
     )
     parser.add_argument(
         "--redact-path",
@@ -1119,18 +1424,53 @@ def _user_rules(args: argparse.Namespace) -> RedactionRules:
         raise UsageError(str(exc)) from None
 
 
+def _first_conn(path: StrPath, append: bool, given: int | None) -> int:
+    """The first ``conn`` to record: as given, else 0, or after the last one when appending."""
+    if given is not None:
+        return given
+    return _last_conn(os.fspath(path)) + 1 if append else 0
+
+
 def _last_conn(path: str) -> int:
+    """The highest ``conn`` in the cassette's readable frames (-1: none, or no cassette).
+
+    A file that cannot be read is not an error here: reserving the staging file reports it.
+    """
     last = -1
-    with contextlib.suppress(FileNotFoundError), open_cassette(path) as reader:
-        with contextlib.suppress(HarnessError):
-            for frame in reader:
-                last = max(last, frame.conn)
+    with contextlib.suppress(OSError, HarnessError), open_cassette(path) as reader:
+        for frame in reader:
+            last = max(last, frame.conn)
     return last
 
 
+def _check_target(path: str, *, force: bool, append: bool) -> None:
+    """Refuse, before listening, a cassette path the recording could not end in."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise UsageError(
+            f"{path} is a directory: give the cassette's file name, e.g. "
+            f"{os.path.join(path, 'session.jsonl')}"
+        )
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        raise UsageError(f"{path}: the directory {parent} does not exist")
+    if os.path.exists(path) and not (force or append):
+        raise UsageError(
+            f"{path} exists: use --force to overwrite it or --append to add connections"
+        )
+
+
 async def run_record(args: argparse.Namespace) -> int:
-    """Run the recording proxy until SIGINT/SIGTERM; print where clients connect."""
-    first_conn = _last_conn(args.cassette) + 1 if args.append else 0
+    """Run the recording proxy until SIGINT/SIGTERM; print where clients connect.
+
+    Returns 0 when the cassette was written, 1 when the recording failed (one line on
+    stderr: the upstream's refusal, the cassette unchanged, where the attempt is).
+
+    Raises:
+        UsageError: bad arguments, found before listening: the cassette is a directory or
+            its directory is missing, it exists without ``--force``/``--append``, the port
+            is out of range or in use (``harness.cli`` prints it, exit 2).
+    """
+    _check_target(args.cassette, force=args.force, append=args.append)
     proxy = RecordingProxy(
         args.upstream,
         args.cassette,
@@ -1138,7 +1478,6 @@ async def run_record(args: argparse.Namespace) -> int:
         port=args.port,
         redaction=_user_rules(args),
         append=args.append,
-        first_conn=first_conn,
         note=args.note,
     )
     stop = asyncio.Event()
@@ -1152,13 +1491,22 @@ async def run_record(args: argparse.Namespace) -> int:
             print(f"  (openai client: websocket_base_url={proxy.base_url})", flush=True)
             print("stop with Ctrl-C", flush=True)
             await stop.wait()
+    except RecordingError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+    if proxy.connections == 0:  # appending, and nobody came: nothing to add
+        print(
+            f"error: {proxy.cassette_path}: nothing was recorded: no client connected; "
+            "the cassette is unchanged",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     print(f"recorded {proxy.connections} connection(s) to {proxy.cassette_path}", flush=True)
-    for error in proxy.errors:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-    return 1 if proxy.errors else 0
+    return 0
 
 
 # -- URLs -------------------------------------------------------------------------------------

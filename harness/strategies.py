@@ -21,10 +21,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from functools import lru_cache
-from typing import Final
+from typing import Final, TypeVar
 
 from hypothesis import strategies as st
 
+from harness.errors import UsageError
 from harness.items import (
     FunctionCallItem,
     InputAudio,
@@ -209,12 +210,36 @@ def _item_of(kind: ItemKind, ids: st.SearchStrategy[str]) -> st.SearchStrategy[R
     )
 
 
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum_args(enum: type[_E], values: Collection[_E | str], argument: str) -> tuple[_E, ...]:
+    """``values`` as members of ``enum``, or a UsageError naming the argument and the choices."""
+    chosen = []
+    for value in values:
+        try:
+            chosen.append(enum(value))
+        except ValueError:
+            choices = ", ".join(repr(member.value) for member in enum)
+            raise UsageError(
+                f"{argument}: {value!r} is not a valid {enum.__name__} (choose from {choices})"
+            ) from None
+    return tuple(chosen)
+
+
+def _check_sizes(min_size: int, max_size: int, *, least: int = 0) -> None:
+    if not least <= min_size <= max_size:
+        raise UsageError(
+            f"min_size={min_size}, max_size={max_size}: need {least} <= min_size <= max_size"
+        )
+
+
 def _kinds(kinds: Collection[ItemKind | str] | None) -> tuple[ItemKind, ...]:
     if kinds is None:
         return CREATABLE_KINDS
-    chosen = tuple(ItemKind(k) for k in kinds)
+    chosen = _enum_args(ItemKind, kinds, "kinds")
     if not chosen:
-        raise ValueError("kinds must name at least one ItemKind, e.g. kinds=CREATABLE_KINDS")
+        raise UsageError("kinds: must name at least one ItemKind, e.g. kinds=CREATABLE_KINDS")
     return chosen
 
 
@@ -257,10 +282,7 @@ def histories(
         max_size: most items.
         kinds: as for :func:`items`.
     """
-    if not 0 <= min_size <= max_size:
-        raise ValueError(
-            f"need 0 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}"
-        )
+    _check_sizes(min_size, max_size)
     return st.lists(
         items(kinds=kinds),
         min_size=min_size,
@@ -290,8 +312,7 @@ def uncreatable_histories(
         min_size: fewest items (at least 1).
         max_size: most items.
     """
-    if not 1 <= max(min_size, 1) <= max_size:
-        raise ValueError(f"need 1 <= max_size and min_size <= max_size, got {min_size}, {max_size}")
+    _check_sizes(max(min_size, 1), max_size, least=1)
     return _with_uncreatable(min_size, max_size)
 
 
@@ -406,11 +427,10 @@ def history_edits(
         kinds: kinds of items in ``old`` and of those inserted or edited in.
         old: draw ``old`` from this instead (``min_size`` / ``max_size`` then unused).
     """
-    chosen_ops = tuple(EditOp(op) for op in ops)
+    chosen_ops = _enum_args(EditOp, ops, "ops")
     if not chosen_ops:
-        raise ValueError("ops must name at least one EditOp, e.g. ops=['reorder']")
-    if not 0 <= min_size <= max_size:
-        raise ValueError(
-            f"need 0 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}"
-        )
+        raise UsageError("ops: must name at least one EditOp, e.g. ops=['reorder']")
+    if max_inserts < 0:
+        raise UsageError(f"max_inserts={max_inserts}: must be 0 or more")
+    _check_sizes(min_size, max_size)
     return _edited(old, (min_size, max_size, max_inserts), chosen_ops, _kinds(kinds))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -221,22 +220,6 @@ def paced_cassette(tmp_path: Path, gaps: list[float]) -> Path:
                 {"type": "response.output_audio.delta", "event_id": f"e{i}", "delta": "AAAA"},
             )
     return path
-
-
-async def test_speed_one_keeps_recorded_gaps_within_20_ms(tmp_path: Path) -> None:
-    gaps = [0.05, 0.12, 0.0, 0.08, 0.2, 0.03]
-    path = paced_cassette(tmp_path, gaps)
-    async with FakeRealtimeServer(path, speed=1.0) as server, client(server) as ws:
-        sent_at = time.monotonic()
-        await ws.send(_json.dumps_str({"type": "response.create"}))
-        arrivals = []
-        for _ in gaps:
-            await recv_event(ws)
-            arrivals.append(time.monotonic())
-    measured = [b - a for a, b in zip([sent_at, *arrivals], arrivals, strict=False)]
-    for recorded, got in zip(gaps, measured, strict=True):
-        assert abs(got - recorded) <= 0.020, (gaps, measured)
-    server.verdict()
 
 
 class FakeClock:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import find, given
 from hypothesis import strategies as st
 
+from harness.errors import UsageError
 from harness.items import (
     FunctionCallItem,
     MessageItem,
@@ -104,17 +105,25 @@ def test_a_reorder_shrinks_to_a_swap_of_two_messages() -> None:
     assert all(isinstance(i, MessageItem) for i in old)
 
 
-def test_bad_arguments_say_how_to_fix_them() -> None:
-    with pytest.raises(ValueError, match="ops must name at least one EditOp"):
+def test_bad_arguments_raise_usage_error_naming_the_argument() -> None:
+    with pytest.raises(UsageError, match=r"^ops: must name at least one EditOp"):
         history_edits(ops=[])
+    with pytest.raises(UsageError, match=r"^ops: 'shuffle' is not a valid EditOp \(choose from"):
+        history_edits(ops=["shuffle"])
+    with pytest.raises(UsageError, match=r"^max_inserts=-1: must be 0 or more"):
+        history_edits(max_inserts=-1)
     with pytest.raises(
-        ValueError, match=r"need 0 <= min_size <= max_size, got min_size=3, max_size=1"
+        UsageError, match=r"^min_size=3, max_size=1: need 0 <= min_size <= max_size"
     ):
         histories(min_size=3, max_size=1)
-    with pytest.raises(ValueError, match="'video' is not a valid ItemKind"):
-        items(kinds=["video"]).example()
-    with pytest.raises(ValueError, match="kinds must name at least one ItemKind"):
-        items(kinds=[]).example()
+    with pytest.raises(UsageError, match=r"^min_size=1, max_size=0: need 1 <= min_size"):
+        uncreatable_histories(max_size=0)
+    with pytest.raises(UsageError, match=r"^kinds: 'video' is not a valid ItemKind"):
+        items(kinds=["video"])
+    with pytest.raises(UsageError, match=r"^kinds: must name at least one ItemKind"):
+        items(kinds=[])
+    # UsageError is a ValueError: code that caught the old bare ValueError still works.
+    assert issubclass(UsageError, ValueError)
 
 
 @given(st.data())
