@@ -59,7 +59,6 @@ import contextlib
 import datetime
 import http
 import io
-import logging
 import os
 import shutil
 import signal
@@ -101,7 +100,7 @@ from harness.errors import (
     UsageError,
 )
 from harness.modes import RecordMode
-from harness.redaction import RedactionRule, RedactionRules, RuleKind
+from harness.redaction import RedactionRule, RedactionRules, RuleKind, redacting_logger
 from harness.transport import CreateWebSocketOptions, connect_arguments
 
 __all__ = [
@@ -143,7 +142,7 @@ _RESPONSE_HOP_HEADERS = frozenset(
 )
 _DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
-logger = logging.getLogger("harness.recorder")
+logger = redacting_logger("harness.recorder")  # records scrubbed before any handler sees them
 
 
 # -- the refusal representation ------------------------------------------------------------
@@ -300,6 +299,9 @@ class _Sink:
             ) from None
         self.reserved = True
 
+        # Keys split across the text deltas of one stream (README: Redaction).
+        self.streams = self.redaction.stream()
+
     def open(
         self,
         path: str,
@@ -325,7 +327,7 @@ class _Sink:
         header = Header(
             made=Made.RECORDED,
             created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            path=path,
+            path=rules.redact_free_text(path).value,
             query=dict(rules.redact_query(query).value),
             client=rules.redact_text(client).value,
             redactions=rules.names,
@@ -364,7 +366,7 @@ class _Sink:
             if self.write_error is None:
                 self.write_error = exc
                 self.errors.append(
-                    self.redaction.redact_text(
+                    self.redaction.redact_free_text(
                         f"writing {self.staging} failed: {type(exc).__name__}: {exc}"
                     ).value
                 )
@@ -379,7 +381,9 @@ class _Sink:
         if not text:
             redacted = self.redaction.redact_bytes(data).value
             return encode_frame(Frame.of_binary(side, t, conn, redacted))
-        return encode_event_frame(side, t, conn, self.event_of(data, strict=True))
+        return encode_event_frame(
+            side, t, conn, self.event_of(data, strict=True, stream=(conn, side))
+        )
 
     def message(self, side: Side, t: float, conn: int, message: str | bytes) -> None:
         """Record one message: ``str`` is a text frame, ``bytes`` a binary frame."""
@@ -390,18 +394,22 @@ class _Sink:
 
     def text(self, side: Side, t: float, conn: int, data: str | bytes) -> None:
         """Record a text frame (given decoded or as its UTF-8 bytes)."""
-        self.write_lines([encode_event_frame(side, t, conn, self.event_of(data))])
+        event = self.event_of(data, stream=(conn, side))
+        self.write_lines([encode_event_frame(side, t, conn, event)])
 
     def binary(self, side: Side, t: float, conn: int, data: bytes) -> None:
         """Record a binary frame."""
         self.write_lines([self.message_line(side, t, conn, False, data)])
 
-    def event_of(self, text: str | bytes, *, strict: bool = False) -> dict[str, Any]:
+    def event_of(
+        self, text: str | bytes, *, strict: bool = False, stream: object = None
+    ) -> dict[str, Any]:
         """The redacted event a text frame carries.
 
         Anything but a JSON object is kept as a ``harness.non_json_text`` event; bytes that
         are not UTF-8 raise :class:`UnicodeDecodeError` if ``strict``, else are shown with
-        replacement characters.
+        replacement characters. ``stream`` (``(conn, side)``) names where the frame came
+        from, for keys split across text deltas (:class:`~harness.redaction.StreamRedactor`).
         """
         try:
             event = _json.loads(text)
@@ -415,14 +423,15 @@ class _Sink:
                 shown = text.decode("utf-8", "strict" if strict else "replace")
             return {
                 "type": "harness.non_json_text",
-                "text": self.redaction.redact_text(shown).value,
+                "text": self.redaction.redact_free_text(shown).value,
             }
-        redacted: dict[str, Any] = self.redaction.redact_event(event).value
+        redacted: dict[str, Any] = self.streams.redact_event(event, stream).value
         return redacted
 
     def close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
         """Record a close frame (reason redacted)."""
-        frame = Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
+        reason = self.redaction.redact_free_text(reason).value
+        frame = Frame.of_close(side, t, conn, code, reason)
         self.write_lines([encode_frame(frame)])
 
     def refusal(
@@ -441,7 +450,7 @@ class _Sink:
         timed out), for this reason: a failure inside the harness, not the upstream's word.
         """
         text = body if isinstance(body, str) else body.decode("utf-8", "replace")
-        refusal = Refusal(status, phrase, self.redaction.redact_text(text).value)
+        refusal = Refusal(status, phrase, self.redaction.redact_free_text(text).value)
         if by_proxy is not None:
             self.errors.append(f"conn {conn}: {by_proxy} (the client got HTTP {status})")
         else:
@@ -833,6 +842,9 @@ class RecordingProxy:
         self._open_timeout = open_timeout
         self._upstream = split
         self._server: Server | None = None
+        # websockets' own logs (headers and frames at DEBUG) scrubbed with these rules.
+        self._server_log = _net.redacting_logger(_net.SERVER_LOGGER, rules)
+        self._client_log = _net.redacting_logger(_net.CLIENT_LOGGER, rules)
         self._sessions: dict[ServerConnection, _Session] = {}
         self.connections = 0
         """How many client connections reached the proxy (refused ones included)."""
@@ -918,6 +930,7 @@ class RecordingProxy:
             server_header=None,
             open_timeout=self._open_timeout + 5,
             create_connection=_RelayedServerConnection,
+            logger=self._server_log,
         )
         sockname = next(iter(self._server.sockets)).getsockname()
         self.port = int(sockname[1])
@@ -1006,7 +1019,7 @@ class RecordingProxy:
             # recorded faithfully, so the recording is not sound (see _Sink.finish).
             timeout = isinstance(exc, TimeoutError)
             status = http.HTTPStatus.GATEWAY_TIMEOUT if timeout else http.HTTPStatus.BAD_GATEWAY
-            message = self.redaction.redact_text(
+            message = self.redaction.redact_free_text(
                 f"harness.RecordingProxy could not open the upstream connection to "
                 f"{_redact_url(target, self.redaction)}: {type(exc).__name__}: {exc}"
             ).value
@@ -1042,6 +1055,7 @@ class RecordingProxy:
             ping_interval=None,
             open_timeout=self._open_timeout,
             create_connection=_RelayedClientConnection,
+            logger=self._client_log,
         )
         assert isinstance(upstream, _RelayedClientConnection)
         return upstream
@@ -1095,7 +1109,7 @@ class RecordingProxy:
         except Exception as exc:
             if exc is not self._sink.write_error:  # that one is in errors already
                 self.errors.append(
-                    self.redaction.redact_text(
+                    self.redaction.redact_free_text(
                         f"conn {session.conn}: {type(exc).__name__}: {exc}"
                     ).value
                 )
@@ -1265,6 +1279,7 @@ class TransportTap:
             cassette_path, self.redaction, by="harness.TransportTap", note=note, append=append
         )
         self._next_conn = _first_conn(cassette_path, append, first_conn)
+        self._log = _net.redacting_logger(_net.CLIENT_LOGGER, self.redaction)
         self.connections = 0
         """How many connections the transport opened through the tap."""
         self.errors: list[str] = self._sink.errors
@@ -1292,7 +1307,9 @@ class TransportTap:
         try:
             # Opened as the transport's default connection is, only recorded.
             ws = await connect(
-                options.url, **connect_arguments(headers), create_connection=_TappedConnection
+                options.url,
+                **{**connect_arguments(headers), "logger": self._log},
+                create_connection=_TappedConnection,
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -1309,7 +1326,7 @@ class TransportTap:
         except Exception as exc:
             # Unreachable, timed out, ...: the upstream never answered, nothing to record
             # faithfully, so the recording is not sound.
-            detail = self.redaction.redact_text(str(exc)).value
+            detail = self.redaction.redact_free_text(str(exc)).value
             self._sink.errors.append(
                 f"conn {conn}: could not open the connection to {shown}: "
                 f"{type(exc).__name__}: {detail}"

@@ -38,6 +38,11 @@ h11-style; the server does the socket work and the waiting.
    plus the recorded gap divided by ``speed``, where the anchor is the arrival of the last
    client frame recorded before it (or the connect). The caller passes ``now`` in; the core
    owns no clock.
+10. **Ids the client mints are rebound** (:mod:`harness.rebinding`). Where a matched client
+    event carries an id (``item.id``, ``previous_item_id``, ``event_id``...) the recording
+    had another, later server events carry the client's id wherever the recording carried
+    the recorded one, and later client events naming the client's id match the recorded
+    one. Only events that mention a bound id are decoded and re-encoded.
 
 Frames are encoded once. A :class:`ReplayScript` (a loaded cassette) encodes each server
 event to bytes when it is built and shares them between connections. A
@@ -81,6 +86,7 @@ from harness.matching import (
     compare_events,
     format_value,
 )
+from harness.rebinding import IdBindings
 
 __all__ = [
     "CLIENT_EVENT_TYPES",
@@ -577,6 +583,7 @@ class Replay:
         self._ended = False
         self._mismatches: list[Mismatch] = []
         self._result: ReplayResult | None = None
+        self._ids = IdBindings()  # rule 10: ids the client mints, rebound
 
     # -- state ------------------------------------------------------------------------------
 
@@ -656,6 +663,9 @@ class Replay:
             due = anchor_time + max(0.0, prepared.t - anchor_t) / self._speed
         kind = prepared.kind
         if kind is FrameKind.EVENT:
+            if self._ids:  # rule 10: only events that mention a bound id are re-encoded
+                data = self._ids.outbound(prepared.data, _decoded(prepared))
+                return Outgoing(OutKind.TEXT, data, due, prepared)
             return Outgoing(OutKind.TEXT, prepared.data, due, prepared)
         if kind is FrameKind.BINARY:
             return Outgoing(OutKind.BINARY, prepared.data, due, prepared)
@@ -714,6 +724,8 @@ class Replay:
     def _match(self, received: _Received, now: float) -> bool:
         """Rule 4: match the earliest equal unmatched client frame in the window."""
         kind, payload = received
+        if kind is FrameKind.EVENT and self._ids:
+            payload = self._ids.inbound(payload)  # rule 10: the recorded ids it stands for
         window = self._window
         limit = self._lookahead
         i = 0
@@ -740,6 +752,9 @@ class Replay:
             elif self._rules.close_code and frame.close_code != payload:
                 continue
             entry.matched_at = now
+            if kind is FrameKind.EVENT:
+                assert frame.event is not None
+                self._ids.bind(frame.event, payload)  # rule 10
             return True
         return False
 
@@ -952,6 +967,12 @@ class Replay:
                 "connected until the recorded session ends"
             )
         return "\n".join(lines)
+
+
+def _decoded(prepared: Prepared) -> dict[str, Any] | None:
+    """A server event's decoded form when it is in memory (preloaded), else None (rule 10)."""
+    parsed = prepared.parsed
+    return parsed.event if parsed is not None else None
 
 
 def _compare(expected: Frame, received: _Received, rules: MatchRules) -> Comparison:

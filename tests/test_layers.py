@@ -22,6 +22,7 @@ RANKS: dict[str, int] = {
     "conversation": 0,
     "history": 0,
     "replay": 0,
+    "rebinding": 0,
     "modes": 0,
     "strategies": 1,
     "_net": 2,
