@@ -20,6 +20,7 @@ from harness.conversation import Conversation, SimulatedSession
 from harness.errors import *  # noqa: F403
 from harness.errors import __all__ as _errors_all
 from harness.history import ResetPlan, diff_realtime_history, plan_reset_history
+from harness.inspect import Inspection, inspect_cassette
 from harness.items import (
     FunctionCallItem,
     InputAudio,
@@ -39,8 +40,10 @@ from harness.matching import MatchRules
 from harness.modes import RecordMode
 from harness.recorder import RecordingProxy, TransportTap
 from harness.redaction import RedactionRule, RedactionRules
+from harness.scrub import scrub_cassette
 from harness.server import FakeRealtimeServer
 from harness.transport import OpenAIRealtimeWebSocket
+from harness.validate import validate_cassette
 
 __version__ = "0.1.0"
 
@@ -57,6 +60,7 @@ __all__ = [
     "InputAudio",
     "InputImage",
     "InputText",
+    "Inspection",
     "MatchRules",
     "McpApprovalRequestItem",
     "McpCallItem",
@@ -75,9 +79,12 @@ __all__ = [
     "Side",
     "TransportTap",
     "diff_realtime_history",
+    "inspect_cassette",
     "item_from_json",
     "item_to_json",
     "load_cassette",
     "open_cassette",
     "plan_reset_history",
+    "scrub_cassette",
+    "validate_cassette",
 ]

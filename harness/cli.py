@@ -21,7 +21,8 @@ prints the URL to connect to and waits; the verdict comes on SIGINT/SIGTERM or, 
 ``--once``, when the client's session is over.
 
 Exit status: 0 pass, 1 mismatch (or frames never played), 2 a bad cassette or bad arguments.
-Every error is one line on stderr (``PROG: error: ...``), never a traceback.
+Every error is one line on stderr, never a traceback: ``PROG COMMAND: error: ...`` for bad
+arguments (argparse's form, naming the command as typed), ``error: ...`` for the rest.
 
 Clients are pluggable: a driver is an async function ``(server, script, emit, timeout)``
 registered in :data:`harness.drivers.DRIVERS` under a :class:`~harness.drivers.ClientKind`:
@@ -46,11 +47,23 @@ from typing import NoReturn, TextIO
 
 from websockets.exceptions import InvalidHandshake
 
+from harness import _json
 from harness.cassette import Side, open_cassette
 from harness.drivers import DRIVERS, ClientKind, TimelineEntry
-from harness.errors import CassetteError, CassetteMismatch, HarnessError, UsageError
+from harness.errors import (
+    CassetteError,
+    CassetteMismatch,
+    HarnessError,
+    RedactionError,
+    UsageError,
+)
+from harness.inspect import DEFAULT_GAP_SECONDS, inspect_cassette, render
 from harness.recorder import add_record_arguments, run_record
+from harness.redaction import RedactionRule, RedactionRules
+from harness.report import write_html
+from harness.scrub import scrub_cassette
 from harness.server import FakeRealtimeServer
+from harness.validate import validate_cassette
 
 __all__ = ["main"]
 
@@ -107,7 +120,9 @@ def _port(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0 (any free port) to 65535, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"port {value} is out of range: give 1-65535, or 0 for any free port"
+        )
     return value
 
 
@@ -148,12 +163,16 @@ def _listen_error(host: str, port: int, exc: OSError) -> UsageError:
 async def _replay(
     path: str, speed: float, client: ClientKind, timeout: float, quiet: bool, out: TextIO
 ) -> int:
-    server = FakeRealtimeServer(path, speed=speed)
+    # A torn cassette (a crashed recording) plays the frames before the tear, then FAILs.
+    server = FakeRealtimeServer(path, speed=speed, allow_torn=True)
     script = server.script
-    counts = {"frames": 0}
+    if script.torn is not None:
+        print(f"warning: {script.torn}; playing the frames before it", file=out)
+    counts = {"frames": 0, "unexpected": 0}
 
     def emit(entry: TimelineEntry) -> None:
         counts["frames"] += 1
+        counts["unexpected"] += entry.unexpected  # a timeout, an error: never a PASS
         if not quiet:
             print(entry.render(), file=out)
 
@@ -175,6 +194,15 @@ async def _replay(
     except CassetteMismatch as exc:
         print(f"FAIL: {path}", file=out)
         print(str(exc), file=out)
+        return 1
+    if script.torn is not None or counts["unexpected"]:
+        why = (
+            f"the cassette is torn at line {script.torn.lineno}; the frames before it played"
+            if script.torn is not None
+            else f"the client saw {counts['unexpected']} frame(s) not in the cassette or "
+            "waited in vain (marked in the timeline)"
+        )
+        print(f"FAIL: {path}: {why}", file=out)
         return 1
     conns = len(script.conns)
     print(
@@ -210,7 +238,7 @@ def _serve_verdict(path: str, server: FakeRealtimeServer, out: TextIO) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace, prog: str, out: TextIO) -> int:
+async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     paths: list[str] = args.cassette
     if args.simulate and paths:
         raise UsageError("--simulate serves no cassette: give either CASSETTE... or --simulate")
@@ -223,7 +251,7 @@ async def _serve(args: argparse.Namespace, prog: str, out: TextIO) -> int:
         raise UsageError(f"--port {args.port}: {count} servers need ports up to 65535")
     if not _is_loopback(args.host):
         print(
-            f"{prog}: warning: listening on {args.host}, not a loopback address: any machine "
+            f"warning: listening on {args.host}, not a loopback address: any machine "
             "that can reach it may connect",
             file=sys.stderr,
             flush=True,
@@ -280,7 +308,7 @@ async def _serve(args: argparse.Namespace, prog: str, out: TextIO) -> int:
 # -- check ----------------------------------------------------------------------------------
 
 
-def _check(path: str, out: TextIO, prog: str) -> int:
+def _check(path: str, out: TextIO) -> int:
     sides = {Side.CLIENT: 0, Side.SERVER: 0}
     conns: set[int] = set()
     no_event_id: list[int] = []
@@ -299,7 +327,7 @@ def _check(path: str, out: TextIO, prog: str) -> int:
         except CassetteError as exc:
             good = sum(sides.values())
             print(
-                f"{prog}: error: {exc} ({_plural(good, 'complete frame')} before it read fine)",
+                f"error: {exc} ({_plural(good, 'complete frame')} before it read fine)",
                 file=sys.stderr,
             )
             return 2
@@ -322,17 +350,121 @@ def _check(path: str, out: TextIO, prog: str) -> int:
     return 0
 
 
-def _check_all(paths: Sequence[str], out: TextIO, prog: str) -> int:
+def _check_all(paths: Sequence[str], out: TextIO) -> int:
     status = 0
     for path in paths:
         try:
-            status = max(status, _check(path, out, prog))
+            status = max(status, _check(path, out))
         except HarnessError as exc:
-            print(f"{prog}: error: {exc}", file=sys.stderr)
+            print(f"error: {exc}", file=sys.stderr)
             status = 2
         except OSError as exc:
-            print(f"{prog}: error: {_os_message(exc)}", file=sys.stderr)
+            print(f"error: {_os_message(exc)}", file=sys.stderr)
             status = 2
+    return status
+
+
+# -- inspect --------------------------------------------------------------------------------
+
+
+def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    if args.html is not None:
+        written = write_html(args.cassette, args.html)
+        size = written.stat().st_size
+        print(f"{written}: HTML report of {args.cassette} ({size / 1024:,.0f} KiB)", file=out)
+        return 0
+    inspection = inspect_cassette(args.cassette, gap_seconds=args.gap)
+    if args.json:
+        out.write(_json.dumps_str(inspection.to_json()) + "\n")
+    else:
+        for line in render(inspection):
+            print(line, file=out)
+    return 0
+
+
+# -- validate -------------------------------------------------------------------------------
+
+
+def _validate_all(paths: Sequence[str], out: TextIO) -> int:
+    status = 0
+    for path in paths:
+        findings = 0
+        validation = validate_cassette(path)
+        try:
+            for finding in validation:
+                findings += 1
+                print(finding, file=out, flush=False)
+        except (HarnessError, OSError) as exc:
+            text = str(exc) if isinstance(exc, HarnessError) else _os_message(exc)
+            print(f"error: {text}", file=sys.stderr)
+            status = 2
+            continue
+        if findings:
+            print(
+                f"{path}: {_plural(findings, 'finding')} in {_plural(validation.frames, 'frame')}",
+                file=out,
+            )
+            status = max(status, 1)
+        else:
+            print(
+                f"{path}: OK, {_plural(validation.frames, 'frame')} valid, no secret found",
+                file=out,
+            )
+    return status
+
+
+# -- redact ---------------------------------------------------------------------------------
+
+
+def _rules(paths: Sequence[str], patterns: Sequence[str]) -> RedactionRules:
+    """The default rules, then each ``NAME=PATH`` and ``NAME=REGEX`` given (record's syntax)."""
+    extra: list[RedactionRule] = []
+    for specs, make in ((paths, RedactionRule.path), (patterns, RedactionRule.pattern)):
+        for spec in specs:
+            rule_name, sep, target = spec.partition("=")
+            if not sep or not rule_name or not target:
+                raise UsageError(f"redaction rule {spec!r}: write NAME=VALUE")
+            try:
+                extra.append(make(rule_name, target))
+            except RedactionError as exc:
+                raise UsageError(str(exc)) from None
+    try:
+        return RedactionRules.default().with_rules(*extra)
+    except RedactionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _redact_all(args: argparse.Namespace, out: TextIO) -> int:
+    rules = _rules(args.redact_path, args.redact_pattern)
+    status = 0
+    for path in args.cassette:
+        try:
+            report = scrub_cassette(path, rules, dry_run=args.dry_run)
+        except (HarnessError, OSError) as exc:
+            text = str(exc) if isinstance(exc, HarnessError) else _os_message(exc)
+            print(f"error: {text} (the file is untouched)", file=sys.stderr)
+            status = 2
+            continue
+        verb = "would replace" if args.dry_run else "replaced"
+        if report.replaced:
+            per_rule = ", ".join(f"{name} x{n}" for name, n in sorted(report.replaced.items()))
+            lines = ", ".join(map(str, report.lines[:10])) + (
+                " ..." if len(report.lines) > 10 else ""
+            )
+            print(
+                f"{path}: {verb} {_plural(report.total, 'value')} ({per_rule}) on "
+                f"{'line' if len(report.lines) == 1 else 'lines'} {lines}",
+                file=out,
+            )
+        elif report.lines:
+            now = "would list" if args.dry_run else "now lists"
+            print(
+                f"{path}: no secret in {_plural(report.frames, 'frame')}; the header {now} "
+                "the rules that ran",
+                file=out,
+            )
+        else:
+            print(f"{path}: no secret in {_plural(report.frames, 'frame')}; unchanged", file=out)
     return status
 
 
@@ -411,6 +543,76 @@ exit status:
 
 example:
   %(prog)s cassettes/*.jsonl"""
+
+_INSPECT_DESCRIPTION = """\
+Show what CASSETTE holds: a readable timeline with the content.
+
+Per connection, in frame order: the user's text and audio runs (duration, format, lines,
+transcript), each turn (response.created to response.done) with the assistant's text,
+transcript, tool calls with their arguments and outputs, and audio; speech started and
+stopped, commits, truncations, cancels, errors, closes, refused handshakes, frames holding
+redaction placeholders, and the silences that pacing would replay (--gap). Each line
+reads: time (s), cassette line, what happened. Reads the file in one streaming pass,
+keeping counts of the audio, not the audio.
+
+With --json, prints the same model as one JSON object (its shape is in the README)."""
+
+_INSPECT_EPILOG = """\
+exit status:
+  0  the cassette was read to the end
+  2  a missing or malformed cassette (the line at fault is named)
+
+example:
+  %(prog)s cassettes/function_call.jsonl
+  %(prog)s cassettes/audio_turn.jsonl --json | jq '.connections[0].turns[0].audio'"""
+
+_VALIDATE_DESCRIPTION = """\
+Check each CASSETTE's events against the openai package's event types, and for secrets.
+
+Every client event is checked against openai's RealtimeClientEvent union and every server
+event against RealtimeServerEvent, by type: unknown event types (conversation.item.creat),
+missing fields and wrong field types, and fields the official models do not declare (a
+beta-era shape such as response.modalities). Then every frame and the header go through
+the default redaction rules: a value a rule would still replace is an unredacted secret
+(sk-..., ek_..., bearer tokens; the secret itself is never printed). Each finding is one
+line, path:line: message, then a summary line per file.
+
+Needs the openai package: pip install 'realtime-harness[validate]'. ('check' asks only
+whether a file is a well-formed cassette.)"""
+
+_VALIDATE_EPILOG = """\
+exit status:
+  0  every event valid, no secret found
+  1  a finding
+  2  a missing or malformed cassette, or the openai package missing
+
+example:
+  %(prog)s cassettes/*.jsonl"""
+
+_REDACT_DESCRIPTION = """\
+Redact secrets from existing cassettes, in place.
+
+Applies the recorder's redaction rules (API keys sk-..., ephemeral keys ek_..., the
+Authorization, api-key and Cookie values, MCP tools' authorization and headers, ...) and
+any rule given here to every frame and the header of each CASSETTE. A value found becomes
+<redacted:RULE>, which replay matches against any value. The file is rewritten beside
+itself and atomically replaced (flushed and fsync-ed first); on any error it is left
+untouched. Lines no rule touched are kept byte for byte; the header's redactions list
+gains the rules that ran. Prints, per file, the values replaced per rule and the lines,
+never the secrets."""
+
+_REDACT_EPILOG = """\
+rules (the same syntax as record's):
+  --redact-path NAME=PATH      a key path into events: session.metadata.customer,
+                               *.tools[*].headers.*  ('*' any key, [*] any index)
+  --redact-pattern NAME=REGEX  every match of a regular expression inside strings
+
+exit status:
+  0  every file was redacted (or had nothing to redact)
+  2  a missing or malformed cassette (left untouched), or a bad rule
+
+example:
+  %(prog)s tests/cassettes/*.jsonl --redact-path customer=session.metadata.customer"""
 
 _RECORD_DESCRIPTION = """\
 Record real sessions through a local proxy.
@@ -528,6 +730,65 @@ def _parser(prog: str) -> _Parser:
         help="stop after one client session (each server saw its recorded connections close)",
     )
 
+    inspect = _subparser(
+        commands,
+        "inspect",
+        "show a cassette's turns, text, tool calls, audio and marks",
+        _INSPECT_DESCRIPTION,
+        _INSPECT_EPILOG,
+    )
+    inspect.add_argument("cassette", metavar="CASSETTE", help="the cassette file to inspect")
+    how = inspect.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="print the model as JSON")
+    how.add_argument(
+        "--html",
+        metavar="OUT",
+        help="write a self-contained HTML report to OUT instead: timeline, audio players, "
+        "conversation (README: See a session)",
+    )
+    inspect.add_argument(
+        "--gap",
+        type=_seconds,
+        default=DEFAULT_GAP_SECONDS,
+        metavar="SECONDS",
+        help=f"report silences at least this long (default {DEFAULT_GAP_SECONDS:g})",
+    )
+
+    validate = _subparser(
+        commands,
+        "validate",
+        "check events against the official openai types, and scan for secrets",
+        _VALIDATE_DESCRIPTION,
+        _VALIDATE_EPILOG,
+    )
+    validate.add_argument("cassette", metavar="CASSETTE", nargs="+", help="the cassette file(s)")
+
+    redact = _subparser(
+        commands,
+        "redact",
+        "redact secrets from existing cassettes, in place",
+        _REDACT_DESCRIPTION,
+        _REDACT_EPILOG,
+    )
+    redact.add_argument("cassette", metavar="CASSETTE", nargs="+", help="the cassette file(s)")
+    redact.add_argument(
+        "--redact-path",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also redact the value at this key path",
+    )
+    redact.add_argument(
+        "--redact-pattern",
+        action="append",
+        default=[],
+        metavar="NAME=REGEX",
+        help="also redact every match of this regular expression",
+    )
+    redact.add_argument(
+        "--dry-run", action="store_true", help="report what would be replaced; write nothing"
+    )
+
     check = _subparser(
         commands,
         "check",
@@ -569,19 +830,19 @@ def main(
     prog = prog or _default_prog()
     parser = _parser(prog)
     args = parser.parse_args(argv)
-    where = f"{prog} {args.command}"
     try:
         if args.command == "record":
-            port = getattr(args, "port", 0)
-            if isinstance(port, int) and not 0 <= port <= 65535:
-                raise UsageError(f"port must be 0 (any free port) to 65535, got {port}")
-            if os.path.isdir(args.cassette):  # checked before listening, not at Ctrl-C
-                raise UsageError(f"{args.cassette}: is a directory, not a cassette file")
             return asyncio.run(run_record(args))
         if args.command == "check":
-            return _check_all(args.cassette, stdout, where)
+            return _check_all(args.cassette, stdout)
         if args.command == "serve":
-            return asyncio.run(_serve(args, where, stdout))
+            return asyncio.run(_serve(args, stdout))
+        if args.command == "inspect":
+            return _inspect(args, stdout)
+        if args.command == "redact":
+            return _redact_all(args, stdout)
+        if args.command == "validate":
+            return _validate_all(args.cassette, stdout)
         return asyncio.run(
             _replay(
                 args.cassette,
@@ -593,11 +854,11 @@ def main(
             )
         )
     except HarnessError as exc:
-        print(f"{where}: error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"{where}: error: {_os_message(exc)}", file=sys.stderr)
+        print(f"error: {_os_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{where}: interrupted", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130

@@ -62,6 +62,7 @@ from harness.matching import DEFAULT_RULES, MatchRules
 from harness.modes import RecordAction, RecordMode, choose_action, parse_record_mode
 from harness.recorder import DEFAULT_UPSTREAM, RecordingProxy
 from harness.redaction import RedactionRules
+from harness.report import write_html
 from harness.server import FakeRealtimeServer
 
 __all__ = [
@@ -132,6 +133,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         _BLOCK_INI, "the default of --realtime-block-network (false)", type="bool", default=False
     )
+    _add_report_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -294,6 +296,7 @@ async def realtime_server(
     realtime_config: RealtimeConfig,
     realtime_record_mode: RecordMode,
     realtime_cassette_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[FakeRealtimeServer | RecordingProxy]:
     """A Realtime endpoint for this test: the cassette's replay, or a recording proxy.
 
@@ -307,6 +310,7 @@ async def realtime_server(
     action = choose_action(realtime_record_mode, cassette_exists=path.exists())
     loop = asyncio.get_running_loop()
     shown = _shown(path, request.config)
+    nodeid = request.node.nodeid
     if action is RecordAction.REPLAY:
         if not path.exists():
             pytest.fail(
@@ -316,7 +320,12 @@ async def realtime_server(
             )
         server = FakeRealtimeServer(path, rules=config.match_rules, speed=config.speed)
         await server.start()
-        run = _Run(server, loop, [server.aclose], [server.report])
+        html = functools.partial(
+            _run_report, request.config, tmp_path_factory, nodeid, server, path
+        )
+        run = _Run(
+            server, loop, [server.aclose], [functools.partial(_replay_failure, server, html)]
+        )
     elif action is RecordAction.RECORD:
         proxy = RecordingProxy(config.upstream_url, path, redaction=config.redaction)
         await _start_recording(proxy)
@@ -343,7 +352,16 @@ async def realtime_server(
             proxy,
             loop,
             [proxy.aclose, replay.aclose],
-            [replay.report, functools.partial(_failure, proxy)],
+            [
+                functools.partial(
+                    _replay_failure,
+                    replay,
+                    functools.partial(
+                        _run_report, request.config, tmp_path_factory, nodeid, replay, path
+                    ),
+                ),
+                functools.partial(_failure, proxy),
+            ],
         )
     run.path, run.shown = str(path), shown
     request.node.stash[_RUN] = run
@@ -365,6 +383,84 @@ def _shown(path: Path, config: pytest.Config) -> str:
         return str(path)
 
 
+# -- the HTML report of a run (harness.report) --------------------------------------------
+
+_REPORT_OPTION = "--realtime-report"
+_REPORT_DIR_OPTION = "--realtime-report-dir"
+_REPORT_CHOICES = ("failed", "all", "off")
+
+
+def _add_report_options(group: pytest.OptionGroup) -> None:
+    group.addoption(
+        _REPORT_OPTION,
+        action="store",
+        default="failed",
+        choices=_REPORT_CHOICES,
+        help="write an HTML report of each replay (timeline, audio, conversation, the "
+        "mismatch at its frame): failed (default) for failing tests only, all, or off",
+    )
+    group.addoption(
+        _REPORT_DIR_OPTION,
+        action="store",
+        default=None,
+        metavar="DIR",
+        help="the folder of the HTML reports (default: realtime-reports under pytest's "
+        "base temporary directory)",
+    )
+
+
+def _run_report(
+    config: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    nodeid: str,
+    server: FakeRealtimeServer,
+    path: Path,
+) -> str:
+    """Write this replay's HTML report if ``--realtime-report`` asks (after the server closed).
+
+    Returns the line for the failure message (``HTML report: PATH``) when the replay
+    failed, else ``""`` (a passing replay's report, with ``all``, is listed in the terminal
+    summary). A report that cannot be written says so in that line, never hides the failure.
+    ``tmp_path_factory`` must come from the fixture's signature (not requested at teardown).
+    """
+    choice = config.getoption(_REPORT_OPTION)
+    failed = bool(server.mismatches or server.unplayed)
+    if choice == "off" or (choice == "failed" and not failed):
+        return ""
+    folder = config.getoption(_REPORT_DIR_OPTION)
+    if folder is None:
+        base = tmp_path_factory.getbasetemp() / "realtime-reports"
+    else:
+        base = Path(folder)
+    out = base / f"{_UNSAFE.sub('-', nodeid)}.html"
+    try:
+        written = write_html(
+            path,
+            out,
+            mismatches=server.mismatches,
+            unplayed=server.unplayed,
+            title=f"{nodeid}: {'FAILED' if failed else 'passed'}",
+        )
+    except (HarnessError, OSError) as exc:
+        return f"(the HTML report could not be written: {exc})" if failed else ""
+    config.stash.setdefault(_REPORTS, []).append(written)
+    return f"HTML report: {written}" if failed else ""
+
+
+_REPORTS = pytest.StashKey[list[Path]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where this session's HTML reports are."""
+    written = terminalreporter.config.stash.get(_REPORTS, [])
+    if written:
+        folders = sorted({str(p.parent) for p in written})
+        terminalreporter.write_line(
+            f"realtime-harness: {len(written)} HTML report{'s' if len(written) != 1 else ''} "
+            f"in {', '.join(folders)}"
+        )
+
+
 async def _start_recording(proxy: RecordingProxy) -> None:
     """Start the proxy; a cassette it cannot record (a killed recording's file) fails."""
     try:
@@ -374,6 +470,13 @@ async def _start_recording(proxy: RecordingProxy) -> None:
     else:
         return
     pytest.fail(problem, pytrace=False)
+
+
+def _replay_failure(server: FakeRealtimeServer, html_report: Callable[[], str]) -> str:
+    """The replay's mismatch report (and where its HTML report is), or ``""`` if it played."""
+    report = server.report()
+    line = html_report()  # with --realtime-report=all, written for a passing replay too
+    return f"{report}\n{line}" if report and line else report
 
 
 def _failure(proxy: RecordingProxy) -> str:

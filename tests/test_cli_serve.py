@@ -16,6 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from harness.cassette import Side, load_cassette
+from harness.transport import OpenAIRealtimeWebSocket
 
 CASSETTES = Path(__file__).parent.parent / "cassettes"
 TEXT_TURN = CASSETTES / "text_turn.jsonl"
@@ -175,7 +176,25 @@ async def test_a_port_in_use_is_one_line_and_status_2() -> None:
         async with asyncio.timeout(WAIT):
             out, err = await proc.communicate()
     assert (proc.returncode, out) == (2, b"")
-    assert err.decode() == (
-        f"python -m harness serve: error: cannot listen on 127.0.0.1:{port}: "
-        "Address already in use\n"
-    )
+    assert err.decode() == (f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n")
+
+
+async def test_our_transport_talks_to_serve_simulate() -> None:
+    async with serve("--simulate", "--once") as served:
+        transport = OpenAIRealtimeWebSocket(api_key="test-key")
+        seen: list[str] = []
+        got_update = asyncio.Event()
+
+        def on_any(event: dict[str, object]) -> None:
+            seen.append(str(event.get("type")))
+            if event.get("type") == "session.updated":
+                got_update.set()
+
+        transport.on("*", on_any)
+        async with asyncio.timeout(WAIT):
+            await transport.connect(url=served.urls[0])
+            await got_update.wait()  # the simulated session answered the transport's update
+            await transport.aclose()
+        status, out, _ = await served.finish()
+    assert seen[:2] == ["session.created", "session.updated"]
+    assert (status, out) == (0, "served 1 connection (simulate)\n")
