@@ -299,6 +299,20 @@ def _session_config(frames: list[Frame]) -> dict[str, Any] | None:
     return None
 
 
+def _recorded_model(session: dict[str, Any] | None, server: FakeRealtimeServer) -> str:
+    """The model the recorded transport was connected with.
+
+    The transport writes its model into the connect-time ``session.update``
+    (``session.model``), and that is what it will send again, whatever the URL says: a
+    cassette recorded with ``connect(url=...)`` and no ``model=`` holds the transport's
+    default model there while its endpoint query (``server.model``) holds the URL's. So the
+    recorded session's model wins; the endpoint's is the fallback for cassettes whose first
+    client frame is not a ``session.update``.
+    """
+    model = session.get("model") if session is not None else None
+    return model if isinstance(model, str) and model else server.model
+
+
 async def drive_transport(
     server: FakeRealtimeServer, script: Script, emit: Emit, timeout: float
 ) -> None:
@@ -334,8 +348,11 @@ async def _transport_connection(
     refusal = parse_refusal(frames[0]) if frames else None
     try:
         async with asyncio.timeout(timeout):
+            session = _session_config(frames)
             await transport.connect(
-                url=server.url, model=server.model, initial_session_config=_session_config(frames)
+                url=server.url,
+                model=_recorded_model(session, server),
+                initial_session_config=session,
             )
     except TransportError as exc:
         if refusal is None:

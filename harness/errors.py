@@ -15,6 +15,7 @@ standard exception already says the same thing, ours subclasses it too, so
     ├── ConversationError(HarnessError)               .error_event: the API error payload
     ├── HistoryError(HarnessError, ValueError)        reset_history refused the histories
     ├── HistoryPropertyError(HarnessError, AssertionError) reset_history broke the property
+    ├── NetworkBlocked(HarnessError)                  a replaying test tried to leave loopback
     └── TransportError(HarnessError)
         ├── TransportNotConnected(TransportError)     sending while disconnected
         └── TransportClosed(TransportError)           .code .reason
@@ -38,6 +39,7 @@ __all__ = [
     "HarnessWarning",
     "HistoryError",
     "HistoryPropertyError",
+    "NetworkBlocked",
     "RecordingError",
     "RedactionError",
     "TransportClosed",
@@ -165,6 +167,15 @@ class HistoryPropertyError(HarnessError, AssertionError):
     def __init__(self, report: str) -> None:
         self.report = report
         super().__init__(report)
+
+
+class NetworkBlocked(HarnessError):
+    """A test that replays tried to reach a non-loopback address (``--realtime-block-network``).
+
+    Raised by the pytest plugin's guard before anything is sent. Not an :class:`OSError`,
+    on purpose: client libraries retry or swallow ``OSError`` (``except OSError``), and the
+    point is that the test fails at once, with this message.
+    """
 
 
 class TransportError(HarnessError):

@@ -119,9 +119,7 @@ DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 _UNPLAYED_KEPT = 20
 _MISMATCHES_KEPT = 100
 _DIFFS_SHOWN = 5
-_WAY_OUT = (
-    "re-record with --realtime-record-mode=once, or ignore the field (README: Matching rules)"
-)
+_WAY_OUT = "re-record with --realtime-record-mode=all, or ignore the field (README: Matching rules)"
 
 # The GA client events (Realtime API reference, "Client events").
 CLIENT_EVENT_TYPES = frozenset(
@@ -876,7 +874,7 @@ class Replay:
             lines = [
                 first,
                 f"  received: {_preview(received)}",
-                "  re-record with --realtime-record-mode=once, or stop sending after the "
+                "  re-record with --realtime-record-mode=all, or stop sending after the "
                 "recorded session ends",
             ]
             message = first
@@ -1052,7 +1050,7 @@ class Replay:
             lines.append(
                 f"  the replay was waiting for client frame {waiting.ordinal} "
                 f"({waiting.prepared.frame.describe()}); drive the whole session, or "
-                "re-record with --realtime-record-mode=once"
+                "re-record with --realtime-record-mode=all"
             )
         else:
             lines.append(

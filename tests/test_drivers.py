@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import pytest
 
 from harness import _json
 from harness.cassette import CassetteWriter, load_cassette
+from harness.cli import main
 from harness.drivers import DRIVERS, ClientKind, TimelineEntry, drive_transport
 from harness.errors import CassetteMismatch, UsageError
+from harness.recorder import TransportTap
 from harness.server import FakeRealtimeServer
+from harness.transport import DEFAULT_OPENAI_REALTIME_MODEL, OpenAIRealtimeWebSocket
 
 CASSETTES = sorted((Path(__file__).resolve().parent.parent / "cassettes").glob("*.jsonl"))
 TIMEOUT = 10.0
@@ -103,3 +107,34 @@ async def test_binary_client_frames_cannot_be_sent_by_the_transport(tmp_path: Pa
     with pytest.raises(UsageError, match="binary client frame, which the transport cannot send"):
         async with server, asyncio.timeout(30):
             await drive_transport(server, server.script, lambda entry: None, 2.0)
+
+
+async def _record_with_url_only(path: Path) -> None:
+    """Record a turn of our transport, connected with ``url=`` and no ``model=``, via the tap."""
+    async with FakeRealtimeServer.simulate() as upstream, asyncio.timeout(10):
+        with TransportTap(path) as tap:
+            transport = OpenAIRealtimeWebSocket(api_key="sk-test", create_websocket=tap)
+            done: asyncio.Queue[object] = asyncio.Queue()
+            transport.on("turn_done", done.put_nowait)
+            await transport.connect(url=upstream.url)  # the URL's model, the default's session
+            transport.send_message("Hello!")
+            await done.get()
+            await transport.aclose()
+
+
+def test_a_cassette_recorded_with_url_and_no_model_replays_with_the_transport(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "url_only.jsonl"
+    asyncio.run(_record_with_url_only(path))
+    cassette = load_cassette(path)
+    assert cassette.header.query["model"] == "gpt-realtime"  # the URL's, from simulate()
+    update = next(f.event for f in cassette.frames if f.event_type == "session.update")
+    assert update is not None
+    # the transport's own default, which differs from the URL's: the case that broke
+    assert update["session"]["model"] == DEFAULT_OPENAI_REALTIME_MODEL != "gpt-realtime"
+
+    out = io.StringIO()
+    status = main(["replay", str(path), "--client", "transport"], out=out)
+    assert status == 0, out.getvalue()
+    assert out.getvalue().splitlines()[-1].startswith(f"PASS: {path}")

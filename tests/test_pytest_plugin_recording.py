@@ -137,13 +137,14 @@ def _recorded_good_cassette(
 
 
 def _failed_with(result: pytest.RunResult, cassette: Path, kept: str, *reasons: str) -> None:
-    """The test passed, its teardown failed with the one-line recording failure."""
-    result.assert_outcomes(passed=1, errors=1)
+    """The test body passed; the test failed once, in its call, with the recording failure."""
+    result.assert_outcomes(failed=1)
+    result.stdout.no_fnmatch_line("*ERROR*")
     side = cassette.with_name("test_turn.failed.jsonl")
+    shown = cassette.relative_to(cassette.parents[2])  # as reports name it: from the run's dir
     result.stdout.fnmatch_lines(
         [
-            "*ERROR at teardown of test_turn*",
-            f"*{cassette}: recording failed: {'*'.join(reasons)}*; the cassette {kept}; "
+            f"{shown}: recording failed: {'*'.join(reasons)}*; the cassette {kept}; "
             f"the attempt is in {side}",
         ]
     )
@@ -199,7 +200,7 @@ def test_once_without_a_cassette_and_an_unreachable_upstream_records_nothing(
     # Replay does not PASS on the failed attempt: there is no cassette to pass on.
     result, _ = _run(inner, monkeypatch, "none", "closed")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"*{cassette}: no such cassette*"])
+    result.stdout.fnmatch_lines([f"*{cassette.relative_to(inner.path)}: no such cassette*"])
 
 
 def test_new_episodes_with_an_unreachable_upstream_keeps_the_cassette_byte_identical(

@@ -147,7 +147,7 @@ def test_a_wrong_frame_is_a_mismatch_with_a_compiler_style_report() -> None:
             '    expected: "What\'s the weather in Paris?"',
             '    received: "What\'s the weather in Berlin?"',
             "  ignored fields: event_id, item.id",
-            "  re-record with --realtime-record-mode=once, or ignore the field "
+            "  re-record with --realtime-record-mode=all, or ignore the field "
             "(README: Matching rules)",
         ]
     )
@@ -280,7 +280,7 @@ def test_frames_never_played_are_reported() -> None:
             "  line 6: server response.created (t=0.200)",
             "  line 7: server response.done (t=0.500)",
             "  the replay was waiting for client frame 2 (response.create); drive the whole "
-            "session, or re-record with --realtime-record-mode=once",
+            "session, or re-record with --realtime-record-mode=all",
         ]
     )
     assert replay.finish() is result

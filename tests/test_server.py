@@ -158,7 +158,7 @@ async def test_a_wrong_client_frame_yields_cassette_mismatch_and_a_diff() -> Non
             '    expected: "What is the capital of France?"',
             '    received: "What is the capital of Germany?"',
             "  ignored fields: event_id, item.id",
-            "  re-record with --realtime-record-mode=once, or ignore the field "
+            "  re-record with --realtime-record-mode=all, or ignore the field "
             "(README: Matching rules)",
         ]
     )
