@@ -28,8 +28,8 @@ without a proxy: pass it as the transport's ``create_websocket``.
 
 A refused handshake is recorded as a one-frame connection: a ``server`` ``close`` frame with
 code ``4000 + HTTP status`` (4401, 4502, ...) and reason ``"handshake refused: HTTP 401
-Unauthorized"``, a newline, and the (redacted) response body. See :func:`refusal_frame` /
-:func:`parse_refusal`.
+Unauthorized"``, a newline, and the (redacted) response body. See
+:func:`~harness.cassette.refusal_frame` / :func:`~harness.cassette.parse_refusal`.
 
 Nothing a recording does destroys or corrupts a cassette: frames go to
 ``NAME.recording.jsonl`` beside it, which replaces the cassette atomically when the proxy
@@ -87,11 +87,14 @@ from harness.cassette import (
     Frame,
     Header,
     Made,
+    Refusal,
     Side,
     StrPath,
     encode_event_frame,
     encode_frame,
     open_cassette,
+    parse_refusal,
+    refusal_frame,
 )
 from harness.errors import (
     HarnessError,
@@ -120,7 +123,6 @@ __all__ = [
 DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 """Where recordings go unless told otherwise (a client's own ``?model=`` wins)."""
 
-_REFUSAL_PREFIX = "handshake refused: HTTP "
 # Request headers that belong to one hop of the WebSocket handshake, never forwarded as is.
 _HOP_HEADERS = frozenset(
     {
@@ -144,47 +146,6 @@ _RESPONSE_HOP_HEADERS = frozenset(
 _DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
 logger = logging.getLogger("harness.recorder")
-
-
-# -- the refusal representation ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """An upstream that refused the opening handshake, as recorded in a cassette.
-
-    Attributes:
-        status: the HTTP status the client received (401, 502, ...).
-        reason_phrase: the status text (``"Unauthorized"``).
-        body: the response body, redacted.
-    """
-
-    status: int
-    reason_phrase: str
-    body: str
-
-
-def refusal_frame(conn: int, t: float, refusal: Refusal) -> Frame:
-    """The close frame that records a refused handshake (code ``4000 + status``)."""
-    reason = f"{_REFUSAL_PREFIX}{refusal.status} {refusal.reason_phrase}\n{refusal.body}"
-    return Frame.of_close(Side.SERVER, t, conn, 4000 + refusal.status, reason)
-
-
-def parse_refusal(frame: Frame) -> Refusal | None:
-    """Return the refusal a frame records, or ``None`` if it is an ordinary frame."""
-    if (
-        frame.side is not Side.SERVER
-        or frame.close_code is None
-        or frame.event is not None
-        or frame.binary is not None
-        or not frame.close_reason.startswith(_REFUSAL_PREFIX)
-    ):
-        return None
-    status_line, _, body = frame.close_reason[len(_REFUSAL_PREFIX) :].partition("\n")
-    code, _, phrase = status_line.partition(" ")
-    if not code.isdigit() or frame.close_code != 4000 + int(code):
-        return None
-    return Refusal(int(code), phrase, body)
 
 
 # -- the cassette side, shared by the proxy and the tap -------------------------------------

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cassette import CassetteWriter, Header, load_cassette
+from harness.cassette import CassetteWriter, Header, Refusal, load_cassette, refusal_frame
 from harness.cli import main
 from harness.drivers import DRIVERS, ClientKind
-from harness.recorder import Refusal, refusal_frame
 
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
 

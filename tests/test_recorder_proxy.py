@@ -22,11 +22,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from harness.cassette import (
     Frame,
+    Refusal,
     Side,
     load_cassette,
+    parse_refusal,
+    refusal_frame,
 )
 from harness.errors import RecordingError, UsageError
-from harness.recorder import RecordingProxy, Refusal, parse_refusal, refusal_frame
+from harness.recorder import RecordingProxy
 from harness.redaction import RedactionRule, RedactionRules
 
 

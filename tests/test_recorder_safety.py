@@ -28,9 +28,9 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request, Response
 
-from harness.cassette import Side, load_cassette
+from harness.cassette import Side, load_cassette, parse_refusal
 from harness.errors import RecordingError, TransportError, UsageError
-from harness.recorder import RecordingProxy, TransportTap, parse_refusal, side_files
+from harness.recorder import RecordingProxy, TransportTap, side_files
 from harness.server import FakeRealtimeServer
 from harness.transport import OpenAIRealtimeWebSocket
 

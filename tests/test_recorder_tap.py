@@ -17,11 +17,13 @@ from recorder_support import (
 )
 
 from harness.cassette import (
+    Refusal,
     Side,
     load_cassette,
+    parse_refusal,
 )
 from harness.errors import RecordingError, TransportError
-from harness.recorder import RecordingProxy, Refusal, TransportTap, parse_refusal
+from harness.recorder import RecordingProxy, TransportTap
 from harness.server import FakeRealtimeServer
 from harness.transport import OpenAIRealtimeWebSocket
 

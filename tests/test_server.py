@@ -18,12 +18,13 @@ from harness.cassette import (
     Frame,
     FrameKind,
     Header,
+    Refusal,
     Side,
     load_cassette,
+    refusal_frame,
 )
 from harness.errors import CassetteError, CassetteMismatch, UnplayedFrames
 from harness.matching import DEFAULT_RULES
-from harness.recorder import Refusal, refusal_frame
 from harness.server import FakeRealtimeServer
 
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
