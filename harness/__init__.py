@@ -37,9 +37,10 @@ from harness.items import (
 )
 from harness.matching import MatchRules
 from harness.modes import RecordMode
-from harness.recorder import RecordingProxy, TransportTap
+from harness.recorder import RecordingProxy
 from harness.redaction import RedactionRule, RedactionRules
 from harness.server import FakeRealtimeServer
+from harness.tap import TransportTap
 from harness.transport import OpenAIRealtimeWebSocket
 
 __version__ = "0.1.0"

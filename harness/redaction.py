@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeAlias, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import RedactionError
 
@@ -43,6 +44,7 @@ __all__ = [
     "is_placeholder",
     "matches_redacted",
     "placeholder",
+    "redact_url",
 ]
 
 PLACEHOLDER_PREFIX = "<redacted:"
@@ -519,3 +521,17 @@ def _redact_path(value: Any, steps: tuple[_Step, ...], replacement: str) -> tupl
                 new_list = list(value)
             new_list[index] = item
     return (value, False) if new_list is None else (new_list, True)
+
+
+def redact_url(url: str, rules: RedactionRules) -> str:
+    """A URL as it may be shown (in a log or an error): never a secret in it.
+
+    The query goes through the rules' query rules (``api_key=<redacted:...>``), the
+    user and password are dropped from the host part, and the result goes through the
+    text rules (a key pasted in the path). The fragment is dropped.
+    """
+    split = urlsplit(url)
+    query = rules.redact_query(parse_qsl(split.query, keep_blank_values=True)).value
+    netloc = split.netloc.rpartition("@")[2]  # never show user:password
+    shown = urlunsplit((split.scheme, netloc, split.path, urlencode(query, safe="<>:"), ""))
+    return rules.redact_text(shown).value

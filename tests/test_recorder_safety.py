@@ -30,8 +30,10 @@ from websockets.http11 import Request, Response
 
 from harness.cassette import Side, load_cassette, parse_refusal
 from harness.errors import RecordingError, TransportError, UsageError
-from harness.recorder import RecordingProxy, TransportTap, side_files
+from harness.recorder import RecordingProxy
+from harness.recording import side_files
 from harness.server import FakeRealtimeServer
+from harness.tap import TransportTap
 from harness.transport import OpenAIRealtimeWebSocket
 
 

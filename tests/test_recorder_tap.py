@@ -23,8 +23,9 @@ from harness.cassette import (
     parse_refusal,
 )
 from harness.errors import RecordingError, TransportError
-from harness.recorder import RecordingProxy, TransportTap
+from harness.recorder import RecordingProxy
 from harness.server import FakeRealtimeServer
+from harness.tap import TransportTap
 from harness.transport import OpenAIRealtimeWebSocket
 
 

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from harness.recorder import RecordingProxy, TransportTap
+from harness.recorder import RecordingProxy
 from harness.server import FakeRealtimeServer
+from harness.tap import TransportTap
 from harness.transport import OpenAIRealtimeWebSocket
 
 REPO = Path(__file__).resolve().parent.parent
