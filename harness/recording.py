@@ -182,7 +182,7 @@ class RecordingSink:
         )
         # "a": the staging file is new (the header goes first) or a copy of the cassette
         # being appended to (its header stays; a torn tail left by a crash is cut off).
-        CassetteWriter(self.staging, header, mode="a").close_file()
+        CassetteWriter(self.staging, header, mode="a").close()
         self.file = io.FileIO(self.staging, "ab")
         self.opened = True
 

@@ -48,7 +48,7 @@ def test_frames_never_played_fail_with_the_report_and_status_1(tmp_path: Path) -
     path = tmp_path / "after_close.jsonl"
     with CassetteWriter(path, Header()) as w:
         w.event("server", 0.0, 0, {"type": "session.created", "event_id": "e1"})
-        w.close("client", 0.1, 0, 1000, "")
+        w.write_close("client", 0.1, 0, 1000, "")
         w.event("server", 0.2, 0, {"type": "response.done", "event_id": "e2"})
     status, text = run("replay", str(path))
     assert status == 1
