@@ -745,15 +745,16 @@ class CassetteWriter:
     def _write_line(self, payload: bytes) -> None:
         self._write_bytes(payload + b"\n")
 
-    def _write_bytes(self, data: bytes) -> None:
+    def _write_bytes(self, data: bytes, done: int = 0) -> None:
         """Write complete lines with one unbuffered ``write`` call (more if it is short).
 
         The one crash-safe appender: a process killed at any instant leaves every line of
         earlier calls readable, at worst the last line of this one torn. A write that fails
         part way (disk full, ...) is cut back to where this call started, so the file keeps
-        whole lines only, and the error is raised.
+        whole lines only, and the error is raised. ``done``: how many bytes of ``data`` a
+        first ``write`` already took.
         """
-        view = memoryview(data)
+        view = memoryview(data)[done:]
         file = self._file
         try:
             while view:
@@ -829,14 +830,20 @@ class CassetteWriter:
         if not lines:
             return
         t = round(t, 3)
-        previous = self._last_t.get(conn)
+        last_t = self._last_t
+        previous = last_t.get(conn)
         if previous is not None and t < previous:
             raise UsageError(
                 f"{self.path}: t={t} on conn {conn} is earlier than the previous frame "
                 f"(t={previous}); cassette times are non-decreasing per connection"
             )
-        self._write_bytes(b"\n".join(lines) + b"\n" if len(lines) > 1 else lines[0] + b"\n")
-        self._last_t[conn] = t
+        data = b"\n".join((*lines, b""))
+        # The common case inline (a regular file takes the whole write at once): this is
+        # the relay's hot path, one call per socket read. A write that raises wrote nothing.
+        written = self._file.write(data)
+        if written != len(data) or self._fsync:
+            self._write_bytes(data, written or 0)
+        last_t[conn] = t
 
     def sync(self) -> None:
         """``os.fsync`` the file: every line written so far survives a power loss."""

@@ -323,7 +323,7 @@ class _Pipe:
                         ready, invalid = index, exc
                         break
                 if lines:
-                    self.cassette.write_lines(lines)
+                    self.cassette.write_lines(session.conn, t, lines)
             else:
                 for index, (text, data) in enumerate(queue):
                     if text:

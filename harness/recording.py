@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import io
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -59,12 +58,12 @@ class RecordingSink:
        the staging file beside the cassette, exclusively: a second recorder, or the one a
        ``kill -9`` left behind, is refused with the file's name, never overwritten. When
        appending, the staging file starts as a byte-for-byte copy of the cassette.
-    2. :meth:`open` writes the header at the first connection (through
-       :class:`CassetteWriter`, which also cuts a torn tail off a copied cassette), then
-       :meth:`write_lines` appends frame lines to the staging file, so the relay can put
-       the lines of every frame it read at once in a single ``write`` call. A recorder
-       killed at any instant leaves every complete frame readable there and the cassette
-       untouched.
+    2. :meth:`open` opens a :class:`CassetteWriter` on the staging file at the first
+       connection (it writes the header, or cuts a torn tail off a copied cassette), and
+       every frame goes through it: :meth:`write_lines` hands it the lines of every frame
+       one read brought (:meth:`CassetteWriter.write_lines`, a single ``write`` call). A
+       recorder killed at any instant leaves every complete frame readable there and the
+       cassette untouched; a write that fails part way is cut back to whole lines.
     3. :meth:`finish` decides. The recording is *sound* when at least one connection
        completed its handshake with the upstream and nothing failed inside the harness
        (:attr:`errors`: a write that failed, a relay that broke, an upstream the proxy
@@ -74,14 +73,13 @@ class RecordingSink:
        file, and :class:`~harness.errors.RecordingError` says why (the upstream's
        refusal: status and reason, redacted) and where the attempt is.
 
-    The lines are encoded by :mod:`harness.cassette` (:func:`encode_event_frame`,
-    :func:`encode_frame`), the one owner of the layout, so readers take their fast path.
-    Why not :meth:`CassetteWriter.write_frames`, which would also check that times never go
-    backwards: it takes :class:`Frame` values, and making one per relayed message slowed
-    the proxy measurably (``bench/bench_recorder.py``, the proxy's CPU per audio event).
-    The check cannot fail here anyway: every ``t`` is the event loop's monotonic clock minus the
-    connection's origin, and each connection's frames are written in the order they are
-    timed (a refusal is its connection's only frame).
+    The lines are encoded once, by :mod:`harness.cassette` (:func:`encode_event_frame`,
+    :func:`encode_frame`), the one owner of the layout, so readers take their fast path;
+    no :class:`Frame` is made per relayed message (that cost the proxy ~10% more CPU per
+    audio event, ``bench/bench_recorder.py``). The writer checks each batch's ``t``; it
+    cannot go backwards here (the event loop's monotonic clock minus the connection's
+    origin, each connection's frames written in the order they are timed), and if it
+    did, the recording would fail rather than write a cassette the reader refuses.
     """
 
     def __init__(
@@ -99,7 +97,7 @@ class RecordingSink:
         self.by = by
         self.note = note
         self.append = append
-        self.file: io.FileIO | None = None
+        self.writer: CassetteWriter | None = None
         self.reserved = False
         self.opened = False
         self.handshakes = 0
@@ -157,7 +155,7 @@ class RecordingSink:
         subprotocols: Sequence[str],
     ) -> None:
         """Write the header (once) from the first connection's handshake."""
-        if self.file is not None:
+        if self.writer is not None:
             return
         if self.done:
             raise UsageError(f"{self.path}: the recording is finished; start a new one")
@@ -182,33 +180,24 @@ class RecordingSink:
         )
         # "a": the staging file is new (the header goes first) or a copy of the cassette
         # being appended to (its header stays; a torn tail left by a crash is cut off).
-        CassetteWriter(self.staging, header, mode="a").close()
-        self.file = io.FileIO(self.staging, "ab")
+        self.writer = CassetteWriter(self.staging, header, mode="a")
         self.opened = True
 
-    def write_lines(self, lines: Sequence[bytes]) -> None:
-        """Append lines (encoded frames, without their newlines) with one unbuffered write.
+    def write_lines(self, conn: int, t: float, lines: Sequence[bytes]) -> None:
+        """Append the lines of frames on ``conn`` at ``t`` (encoded, without newlines).
 
-        A process killed at any instant leaves every line of an earlier call readable; at
-        worst the last line of this call is torn, which the reader reports. A failed write
+        One unbuffered write through :meth:`CassetteWriter.write_lines`. A failed write
         (disk full, ...) is kept in :attr:`errors`: the recording is no longer sound.
         Once the recording is finished, nothing more is written (a tap closed before
         its transport: the transport's closing frames are not recorded).
         """
-        if self.file is None:
+        writer = self.writer
+        if writer is None:
             assert self.done, "write_lines before open"
             return
-        data = memoryview(b"\n".join((*lines, b"")))
-        total = len(data)
-        file = self.file
         try:
-            while data:
-                written = file.write(data)
-                data = data[written or 0 :]
+            writer.write_lines(conn, t, lines)
         except Exception as exc:
-            # Cut what part of this call reached the file: the attempt keeps whole lines.
-            with contextlib.suppress(OSError):
-                file.truncate(file.seek(0, os.SEEK_END) - (total - len(data)))
             if self.write_error is None:
                 self.write_error = exc
                 self.errors.append(
@@ -238,11 +227,11 @@ class RecordingSink:
 
     def text(self, side: Side, t: float, conn: int, data: str | bytes) -> None:
         """Record a text frame (given decoded or as its UTF-8 bytes)."""
-        self.write_lines([encode_event_frame(side, t, conn, self.event_of(data))])
+        self.write_lines(conn, t, [encode_event_frame(side, t, conn, self.event_of(data))])
 
     def binary(self, side: Side, t: float, conn: int, data: bytes) -> None:
         """Record a binary frame."""
-        self.write_lines([self.message_line(side, t, conn, False, data)])
+        self.write_lines(conn, t, [self.message_line(side, t, conn, False, data)])
 
     def event_of(self, text: str | bytes, *, strict: bool = False) -> dict[str, Any]:
         """The redacted event a text frame carries.
@@ -271,7 +260,7 @@ class RecordingSink:
     def close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
         """Record a close frame (reason redacted)."""
         frame = Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
-        self.write_lines([encode_frame(frame)])
+        self.write_lines(conn, t, [encode_frame(frame)])
 
     def refusal(
         self,
@@ -296,7 +285,7 @@ class RecordingSink:
             self.refusals.append(
                 f"conn {conn}: the upstream refused the handshake: {_refusal_summary(refusal)}"
             )
-        self.write_lines([encode_frame(refusal_frame(conn, t, refusal))])
+        self.write_lines(conn, t, [encode_frame(refusal_frame(conn, t, refusal))])
 
     def finish(self) -> bool:
         """Replace the cassette with the recording if it is sound; else keep it aside.
@@ -314,7 +303,7 @@ class RecordingSink:
         self.reserved = False
         self.done = True
         existed = os.path.exists(self.path)
-        file, self.file = self.file, None
+        writer, self.writer = self.writer, None
         if not self.opened:
             os.unlink(self.staging)
             if self.append:
@@ -322,20 +311,20 @@ class RecordingSink:
             raise RecordingError(
                 self.path, ["nothing was recorded: no client connected"], existed=existed
             )
-        assert file is not None
+        assert writer is not None
         reasons: list[str] = []
         if self.handshakes == 0:
             reasons.append("no connection completed its handshake with the upstream")
         reasons += self.errors
         if not reasons:
             try:
-                os.fsync(file.fileno())
+                writer.sync()
             finally:
-                file.close()
+                writer.close()
             os.replace(self.staging, self.path)
             _fsync_directory(self.path)
             return True
-        file.close()
+        writer.close()
         if self.handshakes == 0:
             reasons += self.refusals
         os.replace(self.staging, self.failed_path)
