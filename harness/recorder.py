@@ -57,6 +57,7 @@ import asyncio
 import http
 import logging
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -76,29 +77,62 @@ from websockets.typing import Subprotocol
 
 from harness import _net
 from harness.cassette import (
-    Refusal,
     Side,
     StrPath,
-    parse_refusal,
-    refusal_frame,
 )
 from harness.errors import (
     RecordingError,
     UsageError,
 )
 from harness.modes import RecordMode
-from harness.recording import RecordingSink, side_files, starting_conn
+from harness.recording import RecordingSink, starting_conn
 from harness.redaction import RedactionRules, RuleKind, redact_url
 
 __all__ = [
     "DEFAULT_UPSTREAM",
     "RecordMode",
     "RecordingProxy",
-    "Refusal",
-    "parse_refusal",
-    "refusal_frame",
-    "side_files",
 ]
+
+# Names that moved out of this module (README: "Deprecated names"): importable from here,
+# with a DeprecationWarning, until 0.3. Their modules load on first use only, so that
+# importing the recorder loads neither the transport (harness.tap) nor the CLI.
+_MOVED: dict[str, str] = {
+    "Refusal": "harness.cassette",
+    "parse_refusal": "harness.cassette",
+    "refusal_frame": "harness.cassette",
+    "side_files": "harness.recording",
+    "TransportTap": "harness.tap",
+    "add_record_arguments": "harness.cli",
+    "run_record": "harness.cli",
+}
+
+
+def __getattr__(name: str) -> Any:
+    new = _MOVED.get(name)
+    if new is None:
+        raise AttributeError(f"module 'harness.recorder' has no attribute {name!r}")
+    warnings.warn(
+        f"harness.recorder.{name} is deprecated: import it from {new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    if new == "harness.cassette":
+        from harness import cassette
+
+        return getattr(cassette, name)
+    if new == "harness.recording":
+        from harness import recording
+
+        return getattr(recording, name)
+    if new == "harness.tap":
+        from harness import tap
+
+        return getattr(tap, name)
+    from harness import cli
+
+    return getattr(cli, name)
+
 
 DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 """Where recordings go unless told otherwise (a client's own ``?model=`` wins)."""
@@ -743,14 +777,14 @@ class RecordingProxy:
             # ``source`` closed first: record its close and pass it on, code and reason.
             code: int | None = None if received.code == 1005 else received.code
             if session.record:
-                self._sink.close(
+                self._sink.write_close(
                     side, loop.time() - session.t0, session.conn, code, received.reason
                 )
             await _net.send_close(sink, code, received.reason)
         elif received is None and protocol.close_sent is None:
             # Lost without a close frame: abnormal closure, shown to the other side as such.
             if session.record:
-                self._sink.close(side, loop.time() - session.t0, session.conn, 1006, "")
+                self._sink.write_close(side, loop.time() - session.t0, session.conn, 1006, "")
             _net.abort(sink)
         elif (sent := protocol.close_sent) is not None:
             # The proxy closed ``source`` itself (a text frame that was not UTF-8, the

@@ -257,7 +257,7 @@ class RecordingSink:
         redacted: dict[str, Any] = self.redaction.redact_event(event).value
         return redacted
 
-    def close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
+    def write_close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
         """Record a close frame (reason redacted)."""
         frame = Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
         self.write_lines(conn, t, [encode_frame(frame)])

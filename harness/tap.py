@@ -35,7 +35,7 @@ logger = logging.getLogger("harness.tap")
 class _TappedConnection(ClientConnection):
     """A client connection that records what it sends and receives, as it does."""
 
-    _tap: RecordingSink
+    _sink: RecordingSink
     _conn: int
     _t0: float
     _tap_closed: bool = False
@@ -49,14 +49,14 @@ class _TappedConnection(ClientConnection):
         # never sends them.)
         if isinstance(message, str):
             if text is False:
-                self._tap.binary(Side.CLIENT, self._t(), self._conn, message.encode())
+                self._sink.binary(Side.CLIENT, self._t(), self._conn, message.encode())
             else:
-                self._tap.text(Side.CLIENT, self._t(), self._conn, message)
+                self._sink.text(Side.CLIENT, self._t(), self._conn, message)
         elif isinstance(message, bytes | bytearray | memoryview):
             if text is True:
-                self._tap.text(Side.CLIENT, self._t(), self._conn, bytes(message))
+                self._sink.text(Side.CLIENT, self._t(), self._conn, bytes(message))
             else:
-                self._tap.binary(Side.CLIENT, self._t(), self._conn, bytes(message))
+                self._sink.binary(Side.CLIENT, self._t(), self._conn, bytes(message))
         await super().send(message, text=text)
 
     @overload
@@ -74,7 +74,7 @@ class _TappedConnection(ClientConnection):
         except ConnectionClosed:
             self._record_server_close()
             raise
-        self._tap.message(Side.SERVER, self._t(), self._conn, message)
+        self._sink.message(Side.SERVER, self._t(), self._conn, message)
         if decode is False and isinstance(message, str):
             return message.encode()
         if decode is True and isinstance(message, bytes):
@@ -86,7 +86,7 @@ class _TappedConnection(ClientConnection):
         # server closed, not on a connection already lost.
         if not self._tap_closed and self.state is State.OPEN:
             self._tap_closed = True
-            self._tap.close(Side.CLIENT, self._t(), self._conn, code, reason)
+            self._sink.write_close(Side.CLIENT, self._t(), self._conn, code, reason)
         await super().close(code, reason)
 
     def _record_server_close(self) -> None:
@@ -96,9 +96,9 @@ class _TappedConnection(ClientConnection):
         received = self.protocol.close_rcvd
         if received is not None and self.protocol.close_rcvd_then_sent:
             code = None if received.code == 1005 else received.code
-            self._tap.close(Side.SERVER, self._t(), self._conn, code, received.reason)
+            self._sink.write_close(Side.SERVER, self._t(), self._conn, code, received.reason)
         elif received is None and self.protocol.close_sent is None:
-            self._tap.close(Side.SERVER, self._t(), self._conn, 1006, "")
+            self._sink.write_close(Side.SERVER, self._t(), self._conn, 1006, "")
 
 
 class TransportTap:
@@ -198,7 +198,7 @@ class TransportTap:
             raise TransportError(f"WebSocket connection to {shown} failed: {detail}") from None
         self._sink.handshakes += 1
         assert isinstance(ws, _TappedConnection)
-        ws._tap = self._sink
+        ws._sink = self._sink
         ws._conn = conn
         ws._t0 = loop.time()
         return ws
