@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
+from harness import errors as _errors
 from harness.cassette import (
     Cassette,
     CassetteReader,
@@ -101,6 +103,13 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "HarnessWarning":  # deprecated (README: "Deprecated names"), until 0.3
+        warnings.warn(
+            "harness.HarnessWarning is deprecated: the harness never issues it",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _errors._HarnessWarning
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'harness' has no attribute {name!r}")

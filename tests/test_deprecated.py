@@ -51,3 +51,12 @@ def test_importing_the_recorder_warns_nothing_and_loads_no_moved_module() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("module", ["harness", "harness.errors"])
+def test_harness_warning_is_deprecated_and_out_of_all(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert "HarnessWarning" not in mod.__all__
+    with pytest.warns(DeprecationWarning, match=rf"{module}\.HarnessWarning is deprecated"):
+        cls = mod.HarnessWarning
+    assert issubclass(cls, UserWarning) and cls.__name__ == "HarnessWarning"
