@@ -528,9 +528,13 @@ def redact_url(url: str, rules: RedactionRules) -> str:
 
     The query goes through the rules' query rules (``api_key=<redacted:...>``), the
     user and password are dropped from the host part, and the result goes through the
-    text rules (a key pasted in the path). The fragment is dropped.
+    text rules (a key pasted in the path). The fragment is dropped. A string that is not
+    a URL at all (``http://[::1``) shows as ``<invalid URL>``.
     """
-    split = urlsplit(url)
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
     query = rules.redact_query(parse_qsl(split.query, keep_blank_values=True)).value
     netloc = split.netloc.rpartition("@")[2]  # never show user:password
     shown = urlunsplit((split.scheme, netloc, split.path, urlencode(query, safe="<>:"), ""))
