@@ -20,7 +20,7 @@ instant leaves every complete frame readable; a torn last line is reported by th
 with its line number, after the frames before it. A write that fails part way is cut back
 to whole lines. :func:`encode_frame` (and :func:`encode_event_frame`, its fast path for
 events) is the one place the line layout is spelled. A refused handshake is recorded as a
-close frame (:func:`refusal_frame`, :func:`parse_refusal`).
+close frame (:mod:`harness.refusal`).
 
 Every bad input raises :class:`~harness.errors.CassetteError` naming the file, the line and
 what is wrong; unknown header keys are kept (:attr:`Header.extra`) and written back.
@@ -55,7 +55,6 @@ __all__ = [
     "FrameKind",
     "Header",
     "Made",
-    "Refusal",
     "Side",
     "StrPath",
     "encode_event_frame",
@@ -63,8 +62,6 @@ __all__ = [
     "load_cassette",
     "open_cassette",
     "parse_frame_line",
-    "parse_refusal",
-    "refusal_frame",
     "split_canonical",
 ]
 
@@ -343,49 +340,6 @@ def encode_event_frame(side: Side, t: float, conn: int, event: dict[str, Any]) -
     """
     envelope = _ENVELOPES.get((side, conn, "event")) or _envelope(side, conn, "event")
     return b"".join((envelope[0], _json.dumps(round(t, 3)), envelope[1], _json.dumps(event), b"}"))
-
-
-# A refused handshake is recorded as a server close frame: code 4000 + HTTP status, reason
-# this prefix, the status line, a newline and the (redacted) response body.
-_REFUSAL_PREFIX = "handshake refused: HTTP "
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """An upstream that refused the opening handshake, as recorded in a cassette.
-
-    Attributes:
-        status: the HTTP status the client received (401, 502, ...).
-        reason_phrase: the status text (``"Unauthorized"``).
-        body: the response body, redacted.
-    """
-
-    status: int
-    reason_phrase: str
-    body: str
-
-
-def refusal_frame(conn: int, t: float, refusal: Refusal) -> Frame:
-    """The close frame that records a refused handshake (code ``4000 + status``)."""
-    reason = f"{_REFUSAL_PREFIX}{refusal.status} {refusal.reason_phrase}\n{refusal.body}"
-    return Frame.of_close(Side.SERVER, t, conn, 4000 + refusal.status, reason)
-
-
-def parse_refusal(frame: Frame) -> Refusal | None:
-    """Return the refusal a frame records, or ``None`` if it is an ordinary frame."""
-    if (
-        frame.side is not Side.SERVER
-        or frame.close_code is None
-        or frame.event is not None
-        or frame.binary is not None
-        or not frame.close_reason.startswith(_REFUSAL_PREFIX)
-    ):
-        return None
-    status_line, _, body = frame.close_reason[len(_REFUSAL_PREFIX) :].partition("\n")
-    code, _, phrase = status_line.partition(" ")
-    if not code.isdigit() or frame.close_code != 4000 + int(code):
-        return None
-    return Refusal(int(code), phrase, body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Data
 
 from harness import _json
-from harness.cassette import Frame, FrameKind, Side, parse_refusal
+from harness.cassette import Frame, FrameKind, Side
 from harness.errors import TransportError, UsageError
 from harness.matching import compare_events
+from harness.refusal import parse_refusal
 from harness.replay import Script
 from harness.server import FakeRealtimeServer
 from harness.transport import (

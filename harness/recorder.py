@@ -29,7 +29,7 @@ records our own :class:`~harness.transport.OpenAIRealtimeWebSocket` without a pr
 A refused handshake is recorded as a one-frame connection: a ``server`` ``close`` frame with
 code ``4000 + HTTP status`` (4401, 4502, ...) and reason ``"handshake refused: HTTP 401
 Unauthorized"``, a newline, and the (redacted) response body. See
-:func:`~harness.cassette.refusal_frame` / :func:`~harness.cassette.parse_refusal`.
+:mod:`harness.refusal`.
 
 Nothing a recording does destroys or corrupts a cassette: frames go to
 ``NAME.recording.jsonl`` beside it, which replaces the cassette atomically when the proxy
@@ -98,9 +98,9 @@ __all__ = [
 # with a DeprecationWarning, until 0.3. Their modules load on first use only, so that
 # importing the recorder loads neither the transport (harness.tap) nor the CLI.
 _MOVED: dict[str, str] = {
-    "Refusal": "harness.cassette",
-    "parse_refusal": "harness.cassette",
-    "refusal_frame": "harness.cassette",
+    "Refusal": "harness.refusal",
+    "parse_refusal": "harness.refusal",
+    "refusal_frame": "harness.refusal",
     "side_files": "harness.recording",
     "TransportTap": "harness.tap",
     "add_record_arguments": "harness.cli",
@@ -117,10 +117,10 @@ def __getattr__(name: str) -> Any:
         DeprecationWarning,
         stacklevel=2,
     )
-    if new == "harness.cassette":
-        from harness import cassette
+    if new == "harness.refusal":
+        from harness import refusal
 
-        return getattr(cassette, name)
+        return getattr(refusal, name)
     if new == "harness.recording":
         from harness import recording
 

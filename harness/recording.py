@@ -23,16 +23,15 @@ from harness.cassette import (
     Frame,
     Header,
     Made,
-    Refusal,
     Side,
     StrPath,
     encode_event_frame,
     encode_frame,
     open_cassette,
-    refusal_frame,
 )
 from harness.errors import HarnessError, RecordingError, UsageError
 from harness.redaction import RedactionRules
+from harness.refusal import Refusal, refusal_frame
 
 __all__ = ["RecordingSink", "side_files", "starting_conn"]
 

@@ -35,10 +35,11 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from harness import _json, _net
-from harness.cassette import Cassette, StrPath, parse_refusal
+from harness.cassette import Cassette, StrPath
 from harness.conversation import SimulatedSession, error_event
 from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
+from harness.refusal import parse_refusal
 from harness.replay import (
     DEFAULT_LOOKAHEAD,
     DEFAULT_MAX_FRAME_BYTES,

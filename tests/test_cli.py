@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.cassette import CassetteWriter, Header, Refusal, load_cassette, refusal_frame
+from harness.cassette import CassetteWriter, Header, load_cassette
 from harness.cli import main
 from harness.drivers import DRIVERS, ClientKind
+from harness.refusal import Refusal, refusal_frame
 
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
 

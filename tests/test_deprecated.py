@@ -11,9 +11,9 @@ import pytest
 import harness.recorder
 
 MOVED = [
-    ("Refusal", "harness.cassette"),
-    ("parse_refusal", "harness.cassette"),
-    ("refusal_frame", "harness.cassette"),
+    ("Refusal", "harness.refusal"),
+    ("parse_refusal", "harness.refusal"),
+    ("refusal_frame", "harness.refusal"),
     ("side_files", "harness.recording"),
     ("TransportTap", "harness.tap"),
     ("add_record_arguments", "harness.cli"),

@@ -28,10 +28,11 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request, Response
 
-from harness.cassette import Side, load_cassette, parse_refusal
+from harness.cassette import Side, load_cassette
 from harness.errors import RecordingError, TransportError, UsageError
 from harness.recorder import RecordingProxy
 from harness.recording import side_files
+from harness.refusal import parse_refusal
 from harness.server import FakeRealtimeServer
 from harness.tap import TransportTap
 from harness.transport import OpenAIRealtimeWebSocket
