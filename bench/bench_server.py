@@ -19,6 +19,10 @@ Printed, from one run:
    - ``fake/streamed``: FakeRealtimeServer on the cassette file (bigger than the preload limit,
      so it streams it from disk, encoding each frame once as it goes);
    - ``fake/preloaded``: FakeRealtimeServer with the whole cassette loaded and pre-encoded;
+   - ``fake/streamed+ids``, ``fake/preloaded+ids``: the same two, to a client whose
+     ``response.create`` carries another ``event_id`` than the recorded one, as a client
+     minting its ids does: the server binds it (``harness.rebinding``) and so scans every
+     delta it sends for the bound id (none holds it: each goes out as the same bytes);
    each as a ratio to ``raw`` (target >= 0.9). Rounds are interleaved (and their order
    rotated) so machine noise hits all alike; the ratio is the median of the per-round
    ratios, with best / best beside it; and the servers' CPU time per frame (this process
@@ -103,17 +107,17 @@ def make_cassette(path: Path, frames: int) -> Path:
 # -- the client (a child process) --------------------------------------------------------------
 
 
-async def _client(url: str, frames: int) -> None:
+async def _client(url: str, frames: int, event_id: str) -> None:
     async with connect(url, additional_headers=AUTH, max_size=None, compression=None) as ws:
         started = time.perf_counter()
-        await ws.send(_json.dumps_str({"type": "response.create", "event_id": "evt_bench"}))
+        await ws.send(_json.dumps_str({"type": "response.create", "event_id": event_id}))
         for _ in range(frames):
             await ws.recv(decode=False)
         elapsed = time.perf_counter() - started
     print(f"{elapsed:.6f}", flush=True)
 
 
-async def run_client(url: str, frames: int) -> float:
+async def run_client(url: str, frames: int, event_id: str = "evt_bench") -> float:
     """Run the client in its own process; return its elapsed seconds."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -121,6 +125,7 @@ async def run_client(url: str, frames: int) -> float:
         "--client",
         url,
         str(frames),
+        event_id,
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
@@ -164,6 +169,8 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
         "raw/batched": [],
         "fake/streamed": [],
         "fake/preloaded": [],
+        "fake/streamed+ids": [],
+        "fake/preloaded+ids": [],
     }
     cpu: dict[str, list[float]] = {name: [] for name in results}
     async with streamed, preloaded:
@@ -172,17 +179,20 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
             "raw/batched": batched_url,
             "fake/streamed": streamed.url,
             "fake/preloaded": preloaded.url,
+            "fake/streamed+ids": streamed.url,
+            "fake/preloaded+ids": preloaded.url,
         }
         names = list(urls)
         for r in range(rounds):
             # Rotate who goes first, so a slow start of a round does not always hit the same.
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 cpu_before = time.process_time()  # this process runs only the servers
-                elapsed = await run_client(urls[name], frames)
+                minted = "evt_minted_by_the_client" if name.endswith("+ids") else "evt_bench"
+                elapsed = await run_client(urls[name], frames, minted)
                 cpu[name].append((time.process_time() - cpu_before) / frames * 1e6)
                 results[name].append(frames / elapsed)
                 print(
-                    f"  round {r + 1}: {name:<15} {frames / elapsed:>10,.0f} frames/s", flush=True
+                    f"  round {r + 1}: {name:<18} {frames / elapsed:>10,.0f} frames/s", flush=True
                 )
     for server in (raw, batched):
         server.close()
@@ -195,11 +205,11 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
         "(the machine is shared: rounds vary; compare within a round):"
     )
     print(
-        f"  {'':<15} {'median':>10} {'best':>10}   ratio to raw: median of the "
+        f"  {'':<18} {'median':>10} {'best':>10}   ratio to raw: median of the "
         "per-round ratios (best / best)"
     )
     for name, rates in results.items():
-        line = f"  {name:<15} {statistics.median(rates):>10,.0f} {max(rates):>10,.0f}"
+        line = f"  {name:<18} {statistics.median(rates):>10,.0f} {max(rates):>10,.0f}"
         if name != "raw":
             per_round = [a / b for a, b in zip(rates, results["raw"], strict=True)]
             ratio = statistics.median(per_round)
@@ -212,7 +222,7 @@ async def throughput(path: Path, frames: int, rounds: int) -> None:
     print("server CPU per frame sent (median; less sensitive to the machine's load):")
     raw_cpu = statistics.median(cpu["raw"])
     for name, costs in cpu.items():
-        line = f"  {name:<15} {statistics.median(costs):>7.2f} us"
+        line = f"  {name:<18} {statistics.median(costs):>7.2f} us"
         if name != "raw":
             line += f"   raw / this = {raw_cpu / statistics.median(costs):.2f}"
         print(line)
@@ -276,11 +286,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small inputs, one round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--client", nargs=2, metavar=("URL", "FRAMES"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--client", nargs=3, metavar=("URL", "FRAMES", "EVENT_ID"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--serve", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        asyncio.run(_client(args.client[0], int(args.client[1])))
+        asyncio.run(_client(args.client[0], int(args.client[1]), args.client[2]))
         return
     if args.serve:
         asyncio.run(_serve_once(args.serve))

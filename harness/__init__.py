@@ -28,6 +28,7 @@ from harness.conversation import Conversation, SimulatedSession
 from harness.errors import *  # noqa: F403
 from harness.errors import __all__ as _errors_all
 from harness.history import ResetPlan, diff_realtime_history, plan_reset_history
+from harness.inspect import Inspection, inspect_cassette
 from harness.items import (
     FunctionCallItem,
     InputAudio,
@@ -46,6 +47,8 @@ from harness.items import (
 from harness.matching import MatchRules
 from harness.modes import RecordMode
 from harness.redaction import RedactionRule, RedactionRules
+from harness.scrub import scrub_cassette
+from harness.validate import validate_cassette
 
 if TYPE_CHECKING:  # loaded on first use, see __getattr__
     from harness.recorder import RecordingProxy
@@ -68,6 +71,7 @@ __all__ = [
     "InputAudio",
     "InputImage",
     "InputText",
+    "Inspection",
     "MatchRules",
     "McpApprovalRequestItem",
     "McpCallItem",
@@ -86,11 +90,14 @@ __all__ = [
     "Side",
     "TransportTap",
     "diff_realtime_history",
+    "inspect_cassette",
     "item_from_json",
     "item_to_json",
     "load_cassette",
     "open_cassette",
     "plan_reset_history",
+    "scrub_cassette",
+    "validate_cassette",
 ]
 
 # The I/O classes and the module that defines each; `from harness import X` imports it then.

@@ -7,4 +7,4 @@ from harness.cli import main
 __all__: list[str] = []
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(prog="python -m harness"))

@@ -19,9 +19,9 @@ exceptions of ``websockets`` are mapped here so none reaches a user unwrapped.
 
 from __future__ import annotations
 
+import dataclasses
 import http
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -29,16 +29,20 @@ from urllib.parse import parse_qsl, urlsplit
 from websockets.asyncio.connection import Connection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Opcode
+from websockets.frames import Frame as WsFrame
 from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
+from websockets.typing import LoggerLike, Subprotocol
 
-from harness import _json
+from harness import _json, redaction
+from harness.redaction import LOG_RULES_ATTRIBUTE, RedactionRules
 
 __all__ = [
+    "CLIENT_LOGGER",
     "INSECURE_KEY_PREFIX",
     "REALTIME_PATH",
     "REALTIME_SUBPROTOCOL",
+    "SERVER_LOGGER",
     "abort",
     "api_error_response",
     "check_handshake",
@@ -47,6 +51,7 @@ __all__ = [
     "offered_subprotocols",
     "peer_closed_first",
     "quiet_logger",
+    "redacting_logger",
     "request_query",
     "select_realtime",
     "send_close",
@@ -213,26 +218,77 @@ def peer_closed_first(connection: Connection) -> tuple[bool, int | None]:
     return True, int(received.code)
 
 
-# What a secret looks like in websockets' debug log of handshake headers.
-_SECRET_TEXT = re.compile(
-    r"(?i)(bearer\s+|openai-insecure-api-key\.|api[-_]?key[=:]\s*)[^\s,;\"']+|sk-[A-Za-z0-9_-]{8,}"
-)
+# -- logs: no key reaches one, whatever the level ----------------------------------------------
+#
+# websockets logs every handshake header and (truncated) every frame at DEBUG, and errors
+# with tracebacks. Every websockets connection and server we create gets a logger from
+# here: records go through a RedactionRules.redact_free_text filter (harness.redaction, the
+# one definition of a secret) before any handler sees them.
+
+CLIENT_LOGGER = "harness.websockets.client"
+"""The logger of every websockets client connection we open (transport, tap, proxy)."""
+SERVER_LOGGER = "harness.websockets.server"
+"""The logger of the recording proxy's websockets server."""
 
 
-class _RedactSecrets(logging.Filter):
-    """Scrub keys from log records (websockets logs every handshake header at DEBUG)."""
+class _RedactingAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Hands a recorder's own rules to the filter, and redacts frames before they are cut.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        scrubbed = _SECRET_TEXT.sub(lambda m: (m.group(1) or "") + "<redacted>", message)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, ()
-        return True
+    websockets logs a frame as ``str(frame)``, which shows only the start and the end of a
+    long payload: a key cut in two there could not be recognised any more, so each frame
+    is logged as a copy with its payload redacted first, as the recorder redacts it (JSON
+    events with the text-delta window of :class:`~harness.redaction.StreamRedactor`, per
+    connection and direction). Only records that are emitted pay for this.
+    """
+
+    def __init__(self, logger: logging.Logger, rules: RedactionRules) -> None:
+        super().__init__(logger, {})
+        self.rules = rules
+        self.streams = rules.stream()
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        extra = kwargs.get("extra") or {}
+        if any(isinstance(a, WsFrame) for a in args):
+            # "< %s" (received) or "> %s" (sent), on the connection websockets names.
+            stream = (id(extra.get("websocket")), str(msg)[:1])
+            args = tuple(self._frame(a, stream) for a in args)
+        kwargs["extra"] = {**extra, LOG_RULES_ATTRIBUTE: self.rules}
+        # Skip this frame: the record names the websockets line that logged it.
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+        self.logger.log(level, msg, *args, **kwargs)
+
+    def _frame(self, arg: object, stream: object) -> object:
+        if not isinstance(arg, WsFrame) or not arg.data:
+            return arg
+        data = bytes(arg.data)
+        if arg.opcode is Opcode.TEXT and arg.fin:
+            try:
+                event = _json.loads(data)
+            except _json.JSONDecodeError:
+                event = None
+            if isinstance(event, dict):
+                # Shown re-encoded, never as received: a duplicate key could hide a secret
+                # the decoded event no longer holds.
+                redacted = self.streams.redact_event(event, stream).value
+                return dataclasses.replace(arg, data=_json.dumps(redacted))
+            text = self.rules.redact_free_text(data.decode("utf-8", "replace")).value
+            return dataclasses.replace(arg, data=text.encode())
+        return dataclasses.replace(arg, data=self.rules.redact_bytes(data).value)
 
 
-def quiet_logger(name: str) -> logging.Logger:
-    """The logger to hand to ``websockets``, with a filter that scrubs API keys."""
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, _RedactSecrets) for f in logger.filters):
-        logger.addFilter(_RedactSecrets())
-    return logger
+def redacting_logger(name: str, rules: RedactionRules | None = None) -> LoggerLike:
+    """The logger to hand to websockets (``logger=``): every record it emits is scrubbed.
+
+    Args:
+        name: the logger name (``CLIENT_LOGGER``, ``SERVER_LOGGER``, ``harness.server``).
+        rules: the rules to scrub with (a recorder's own rules); the defaults if None.
+    """
+    logger = redaction.redacting_logger(name)
+    return _RedactingAdapter(logger, rules if rules is not None else RedactionRules.default())
+
+
+def quiet_logger(name: str) -> LoggerLike:
+    """The logger to hand to websockets with the default rules (the fake server's)."""
+    return redacting_logger(name)

@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Data
 
-from harness import _json
+from harness import _json, _net
 from harness.cassette import Frame, FrameKind, Side
 from harness.errors import TransportError, UsageError
 from harness.matching import compare_events
@@ -217,6 +217,7 @@ async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit, time
                 additional_headers={"Authorization": f"Bearer {_FAKE_KEY}"},
                 max_size=None,
                 open_timeout=timeout,
+                logger=_net.redacting_logger(_net.CLIENT_LOGGER),
             ) as ws:
                 await _play_connection(ws, script, conn, emit, timeout)
         except InvalidStatus as exc:

@@ -44,6 +44,7 @@ from harness.matching import DEFAULT_RULES, MatchRules
 from harness.modes import RecordAction, RecordMode, choose_action, parse_record_mode
 from harness.recorder import DEFAULT_UPSTREAM, RecordingProxy
 from harness.redaction import RedactionRules
+from harness.report import write_html
 from harness.server import FakeRealtimeServer
 
 __all__ = [
@@ -101,6 +102,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "replay recorded connections, record new ones; all: re-record everything",
     )
     parser.addini(_INI, "the default --realtime-record-mode (none)", default="none")
+    _add_report_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -154,6 +156,8 @@ async def realtime_server(
     realtime_config: RealtimeConfig,
     realtime_record_mode: RecordMode,
     realtime_cassette_path: Path,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[FakeRealtimeServer | RecordingProxy]:
     """A Realtime endpoint for this test: the cassette's replay, or a recording proxy.
 
@@ -175,7 +179,9 @@ async def realtime_server(
         )
         async with server:
             yield server
-        _verdict(server)
+        _verdict(
+            server, _run_report(request.config, tmp_path_factory, request.node.nodeid, server, path)
+        )
     elif action is RecordAction.RECORD:
         proxy = RecordingProxy(
             realtime_config.upstream_url, path, redaction=realtime_config.redaction
@@ -208,18 +214,99 @@ async def realtime_server(
                     yield proxy
             except RecordingError:
                 pass  # reported below
-        _verdict(replay)
+        _verdict(
+            replay, _run_report(request.config, tmp_path_factory, request.node.nodeid, replay, path)
+        )
         _no_errors(proxy)
 
 
-def _verdict(server: FakeRealtimeServer) -> None:
+def _verdict(server: FakeRealtimeServer, html_report: str = "") -> None:
     try:
         server.verdict()
     except CassetteMismatch as exc:
         report = str(exc)
     else:
         return
-    pytest.fail(report, pytrace=False)  # outside the except: no "during handling" chain
+    # outside the except: no "during handling" chain
+    pytest.fail(f"{report}\n{html_report}" if html_report else report, pytrace=False)
+
+
+# -- the HTML report of a run (harness.report) --------------------------------------------
+
+_REPORT_OPTION = "--realtime-report"
+_REPORT_DIR_OPTION = "--realtime-report-dir"
+_REPORT_CHOICES = ("failed", "all", "off")
+
+
+def _add_report_options(group: pytest.OptionGroup) -> None:
+    group.addoption(
+        _REPORT_OPTION,
+        action="store",
+        default="failed",
+        choices=_REPORT_CHOICES,
+        help="write an HTML report of each replay (timeline, audio, conversation, the "
+        "mismatch at its frame): failed (default) for failing tests only, all, or off",
+    )
+    group.addoption(
+        _REPORT_DIR_OPTION,
+        action="store",
+        default=None,
+        metavar="DIR",
+        help="the folder of the HTML reports (default: realtime-reports under pytest's "
+        "base temporary directory)",
+    )
+
+
+def _run_report(
+    config: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    nodeid: str,
+    server: FakeRealtimeServer,
+    path: Path,
+) -> str:
+    """Write this replay's HTML report if ``--realtime-report`` asks (after the server closed).
+
+    Returns the line for the failure message (``HTML report: PATH``) when the replay
+    failed, else ``""`` (a passing replay's report, with ``all``, is listed in the terminal
+    summary). A report that cannot be written says so in that line, never hides the failure.
+    ``tmp_path_factory`` must come from the fixture's signature (not requested at teardown).
+    """
+    choice = config.getoption(_REPORT_OPTION)
+    failed = bool(server.mismatches or server.unplayed)
+    if choice == "off" or (choice == "failed" and not failed):
+        return ""
+    folder = config.getoption(_REPORT_DIR_OPTION)
+    if folder is None:
+        base = tmp_path_factory.getbasetemp() / "realtime-reports"
+    else:
+        base = Path(folder)
+    out = base / f"{_UNSAFE.sub('-', nodeid)}.html"
+    try:
+        written = write_html(
+            path,
+            out,
+            mismatches=server.mismatches,
+            unplayed=server.unplayed,
+            title=f"{nodeid}: {'FAILED' if failed else 'passed'}",
+        )
+    except (HarnessError, OSError) as exc:
+        return f"(the HTML report could not be written: {exc})" if failed else ""
+    config.stash.setdefault(_REPORTS, []).append(written)
+    return f"HTML report: {written}" if failed else ""
+
+
+_REPORTS = pytest.StashKey[list[Path]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where this session's HTML reports are."""
+    written = terminalreporter.config.stash.get(_REPORTS, [])
+    if written:
+        folders = sorted({str(p.parent) for p in written})
+        terminalreporter.write_line(
+            f"realtime-harness: {len(written)} HTML report{'s' if len(written) != 1 else ''} "
+            f"in {', '.join(folders)}"
+        )
 
 
 async def _start_recording(proxy: RecordingProxy) -> None:

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import asyncio
 import http
-import logging
 import os
 import warnings
 from collections.abc import Iterable
@@ -86,7 +85,7 @@ from harness.errors import (
 )
 from harness.modes import RecordMode
 from harness.recording import RecordingSink, starting_conn
-from harness.redaction import RedactionRules, RuleKind, redact_url
+from harness.redaction import RedactionRules, RuleKind, redact_url, redacting_logger
 
 __all__ = [
     "DEFAULT_UPSTREAM",
@@ -159,7 +158,7 @@ _RESPONSE_HOP_HEADERS = frozenset(
 )
 _DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
-logger = logging.getLogger("harness.recorder")
+logger = redacting_logger("harness.recorder")  # records scrubbed before any handler sees them
 
 
 # -- the proxy ------------------------------------------------------------------------------
@@ -477,6 +476,9 @@ class RecordingProxy:
         self._open_timeout = open_timeout
         self._upstream = split
         self._server: Server | None = None
+        # websockets' own logs (headers and frames at DEBUG) scrubbed with these rules.
+        self._server_log = _net.redacting_logger(_net.SERVER_LOGGER, rules)
+        self._client_log = _net.redacting_logger(_net.CLIENT_LOGGER, rules)
         self._sessions: dict[ServerConnection, _Session] = {}
         self.connections = 0
         """How many client connections reached the proxy (refused ones included)."""
@@ -562,6 +564,7 @@ class RecordingProxy:
             server_header=None,
             open_timeout=self._open_timeout + 5,
             create_connection=_RelayedServerConnection,
+            logger=self._server_log,
         )
         sockname = next(iter(self._server.sockets)).getsockname()
         self.port = int(sockname[1])
@@ -651,7 +654,7 @@ class RecordingProxy:
             # recorded faithfully, so the recording is not sound (see RecordingSink.finish).
             timeout = isinstance(exc, TimeoutError)
             status = http.HTTPStatus.GATEWAY_TIMEOUT if timeout else http.HTTPStatus.BAD_GATEWAY
-            message = self.redaction.redact_text(
+            message = self.redaction.redact_free_text(
                 f"harness.RecordingProxy could not open the upstream connection to "
                 f"{redact_url(target, self.redaction)}: {type(exc).__name__}: {exc}"
             ).value
@@ -687,6 +690,7 @@ class RecordingProxy:
             ping_interval=None,
             open_timeout=self._open_timeout,
             create_connection=_RelayedClientConnection,
+            logger=self._client_log,
         )
         assert isinstance(upstream, _RelayedClientConnection)
         return upstream
@@ -740,7 +744,7 @@ class RecordingProxy:
         except Exception as exc:
             if exc is not self._sink.write_error:  # that one is in errors already
                 self.errors.append(
-                    self.redaction.redact_text(
+                    self.redaction.redact_free_text(
                         f"conn {session.conn}: {type(exc).__name__}: {exc}"
                     ).value
                 )

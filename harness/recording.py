@@ -145,6 +145,9 @@ class RecordingSink:
             ) from None
         self.reserved = True
 
+        # Keys split across the text deltas of one stream (README: Redaction).
+        self.streams = self.redaction.stream()
+
     def open(
         self,
         path: str,
@@ -170,7 +173,7 @@ class RecordingSink:
         header = Header(
             made=Made.RECORDED,
             created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            path=path,
+            path=rules.redact_free_text(path).value,
             query=dict(rules.redact_query(query).value),
             client=rules.redact_text(client).value,
             redactions=rules.names,
@@ -200,7 +203,7 @@ class RecordingSink:
             if self.write_error is None:
                 self.write_error = exc
                 self.errors.append(
-                    self.redaction.redact_text(
+                    self.redaction.redact_free_text(
                         f"writing {self.staging} failed: {type(exc).__name__}: {exc}"
                     ).value
                 )
@@ -215,7 +218,9 @@ class RecordingSink:
         if not text:
             redacted = self.redaction.redact_bytes(data).value
             return encode_frame(Frame.of_binary(side, t, conn, redacted))
-        return encode_event_frame(side, t, conn, self.event_of(data, strict=True))
+        return encode_event_frame(
+            side, t, conn, self.event_of(data, strict=True, stream=(conn, side))
+        )
 
     def message(self, side: Side, t: float, conn: int, message: str | bytes) -> None:
         """Record one message: ``str`` is a text frame, ``bytes`` a binary frame."""
@@ -226,18 +231,22 @@ class RecordingSink:
 
     def text(self, side: Side, t: float, conn: int, data: str | bytes) -> None:
         """Record a text frame (given decoded or as its UTF-8 bytes)."""
-        self.write_lines(conn, t, [encode_event_frame(side, t, conn, self.event_of(data))])
+        event = self.event_of(data, stream=(conn, side))
+        self.write_lines(conn, t, [encode_event_frame(side, t, conn, event)])
 
     def binary(self, side: Side, t: float, conn: int, data: bytes) -> None:
         """Record a binary frame."""
         self.write_lines(conn, t, [self.message_line(side, t, conn, False, data)])
 
-    def event_of(self, text: str | bytes, *, strict: bool = False) -> dict[str, Any]:
+    def event_of(
+        self, text: str | bytes, *, strict: bool = False, stream: object = None
+    ) -> dict[str, Any]:
         """The redacted event a text frame carries.
 
         Anything but a JSON object is kept as a ``harness.non_json_text`` event; bytes that
         are not UTF-8 raise :class:`UnicodeDecodeError` if ``strict``, else are shown with
-        replacement characters.
+        replacement characters. ``stream`` (``(conn, side)``) names where the frame came
+        from, for keys split across text deltas (:class:`~harness.redaction.StreamRedactor`).
         """
         try:
             event = _json.loads(text)
@@ -251,14 +260,15 @@ class RecordingSink:
                 shown = text.decode("utf-8", "strict" if strict else "replace")
             return {
                 "type": "harness.non_json_text",
-                "text": self.redaction.redact_text(shown).value,
+                "text": self.redaction.redact_free_text(shown).value,
             }
-        redacted: dict[str, Any] = self.redaction.redact_event(event).value
+        redacted: dict[str, Any] = self.streams.redact_event(event, stream).value
         return redacted
 
     def write_close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
         """Record a close frame (reason redacted)."""
-        frame = Frame.of_close(side, t, conn, code, self.redaction.redact_text(reason).value)
+        reason = self.redaction.redact_free_text(reason).value
+        frame = Frame.of_close(side, t, conn, code, reason)
         self.write_lines(conn, t, [encode_frame(frame)])
 
     def refusal(
@@ -277,7 +287,7 @@ class RecordingSink:
         timed out), for this reason: a failure inside the harness, not the upstream's word.
         """
         text = body if isinstance(body, str) else body.decode("utf-8", "replace")
-        refusal = Refusal(status, phrase, self.redaction.redact_text(text).value)
+        refusal = Refusal(status, phrase, self.redaction.redact_free_text(text).value)
         if by_proxy is not None:
             self.errors.append(f"conn {conn}: {by_proxy} (the client got HTTP {status})")
         else:

@@ -26,7 +26,11 @@ This module is pure: no I/O, no clock, no asyncio.
 
 from __future__ import annotations
 
+import bisect
+import logging
 import re
+import traceback
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -36,15 +40,22 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from harness.errors import RedactionError
 
 __all__ = [
+    "EPHEMERAL_KEY_PATTERN",
+    "LOG_RULES_ATTRIBUTE",
+    "OPENAI_API_KEY_PATTERN",
     "PLACEHOLDER_PREFIX",
     "Redacted",
+    "RedactingFilter",
     "RedactionRule",
     "RedactionRules",
     "RuleKind",
+    "StreamRedactor",
     "is_placeholder",
     "matches_redacted",
     "placeholder",
+    "redact_log_record",
     "redact_url",
+    "redacting_logger",
 ]
 
 PLACEHOLDER_PREFIX = "<redacted:"
@@ -124,26 +135,157 @@ _CONTAINERS = (dict, list)
 _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
-def _required_char(pattern: str) -> str | None:
-    """A character every match of ``pattern`` contains, or None if we cannot tell.
+def _top_level_alternation(pattern: str) -> bool:
+    """Whether ``pattern`` has a ``|`` outside every group and character class."""
+    depth = 0
+    in_class = False
+    escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
 
-    Only the plain literal text a pattern opens with is trusted (``sk-`` in
-    ``sk-(?<!...)[A-Za-z0-9_-]{16,}``), and only when the pattern has no alternation at all:
-    every match then starts with that text. A punctuation character is preferred: a single
-    character is found at ``memchr`` speed, and ``-`` or ``_`` never occur in base64 audio,
-    so most strings are cleared in ~0.05 us instead of a ~2.6 us scan by the regex.
+
+def _literal_prefix(pattern: str) -> str:
+    """The plain literal text every match of ``pattern`` starts with (may be empty).
+
+    Only trusted when the pattern has no top-level alternation: every match then starts
+    with that text (``sk-`` in ``sk-(?:...|...)[A-Za-z0-9_-]{16,}``).
     """
-    if "|" in pattern:
-        return None
+    if _top_level_alternation(pattern):
+        return ""
     end = 0
     while end < len(pattern) and pattern[end] in _PLAIN:
         end += 1
     if end < len(pattern) and pattern[end] in "*+?{":
         end -= 1  # a quantifier makes the last character optional
-    prefix = pattern[:end]
+    return pattern[:end]
+
+
+def _required_char(pattern: str) -> str | None:
+    """A character every match of ``pattern`` contains, or None if we cannot tell.
+
+    Taken from the plain literal text the pattern opens with (:func:`_literal_prefix`).
+    A punctuation character is preferred: a single character is found at ``memchr``
+    speed, and ``-`` or ``_`` never occur in base64 audio, so most strings are cleared in
+    ~0.05 us instead of a ~2.6 us scan by the regex.
+    """
+    prefix = _literal_prefix(pattern)
     if not prefix:
         return None
     return next((c for c in prefix if not c.isalnum()), prefix[0])
+
+
+# -- escaped text: JSON ``\uXXXX`` / ``\n`` escapes and URL ``%XX`` escapes -------------------
+
+_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|%([0-9A-Fa-f]{2})|\\([\"\\/bfnrt])")
+_SIMPLE_ESCAPES = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
+_ESCAPE_ROUNDS = 3  # "%5Cu0073" is "\u0073" is "s": escapes of escapes, a few levels deep
+
+
+@dataclass(frozen=True, slots=True)
+class _Unescaped:
+    """Text with its escapes decoded, and the way back to the escaped text's offsets.
+
+    ``starts[k]`` is where the k-th escape's character sits in ``text``; ``origins[k]``
+    where that escape starts in the escaped text, ``widths[k]`` how long it is there.
+    """
+
+    text: str
+    starts: list[int]
+    origins: list[int]
+    widths: list[int]
+
+    def origin(self, position: int) -> int:
+        """Where the character at ``position`` of the decoded text starts, escaped."""
+        k = bisect.bisect_right(self.starts, position) - 1
+        if k < 0:
+            return position
+        if self.starts[k] == position:
+            return self.origins[k]
+        return self.origins[k] + self.widths[k] + position - self.starts[k] - 1
+
+    def origin_end(self, end: int) -> int:
+        """Where the decoded span ending (exclusive) at ``end`` ends, escaped."""
+        last = end - 1
+        k = bisect.bisect_right(self.starts, last) - 1
+        width = self.widths[k] if k >= 0 and self.starts[k] == last else 1
+        return self.origin(last) + width
+
+
+def _unescape(text: str) -> _Unescaped | None:
+    """Decode every JSON and URL escape of ``text`` once; None when it has none."""
+    parts: list[str] = []
+    starts: list[int] = []
+    origins: list[int] = []
+    widths: list[int] = []
+    last = 0
+    position = 0
+    for match in _ESCAPE.finditer(text):
+        begin, end = match.span()
+        parts.append(text[last:begin])
+        position += begin - last
+        hex4, hex2, simple = match.groups()
+        if hex4 is not None:
+            parts.append(chr(int(hex4, 16)))
+        elif hex2 is not None:
+            parts.append(chr(int(hex2, 16)))
+        else:
+            parts.append(_SIMPLE_ESCAPES[simple])
+        starts.append(position)
+        origins.append(begin)
+        widths.append(end - begin)
+        position += 1
+        last = end
+    if not starts:
+        return None
+    parts.append(text[last:])
+    return _Unescaped("".join(parts), starts, origins, widths)
+
+
+def _may_be_escaped(text: str) -> bool:
+    return "\\" in text or "%" in text
+
+
+def _replace_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """Replace each ``(start, end, replacement)`` span; overlapping spans are merged."""
+    spans.sort()
+    out: list[str] = []
+    position = 0
+    merged: list[tuple[int, int, str]] = []
+    for start, end, replacement in spans:
+        if merged and start <= merged[-1][1]:
+            first, last, kept = merged[-1]
+            merged[-1] = (first, max(last, end), kept)
+        else:
+            merged.append((start, end, replacement))
+    for start, end, replacement in merged:
+        out.append(text[position:start])
+        out.append(replacement)
+        position = end
+    out.append(text[position:])
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +308,7 @@ class RedactionRule:
         default=None, init=False, repr=False, compare=False
     )
     _needle: str | None = field(default=None, init=False, repr=False, compare=False)
+    _prefix: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or _RULE_NAME.fullmatch(self.name) is None:
@@ -204,6 +347,7 @@ class RedactionRule:
             object.__setattr__(self, "_regex", regex)
             object.__setattr__(self, "_bytes_regex", bytes_regex)
             object.__setattr__(self, "_needle", _required_char(self.target))
+            object.__setattr__(self, "_prefix", _literal_prefix(self.target))
 
     @classmethod
     def path(cls, name: str, path: str) -> RedactionRule:
@@ -250,17 +394,26 @@ class Redacted(Generic[_T]):
     fired: tuple[str, ...] = ()
 
 
+# A key: the literal, then 16 or more key characters. Glued right after a letter
+# ("QUJDsk-proj-...") it is still a key if those characters hold a digit, as any real key's
+# do; without one it is prose ("task-management-...", "ask-abcdef..."). The literal comes
+# first (the look-arounds after it) so `re` scans for it at memchr speed: a 6 kB base64
+# audio chunk is searched in ~2 us instead of ~200 us.
+_KEY = r"(?:(?<![A-Za-z]{lit})|(?=[A-Za-z_-]*[0-9]))[A-Za-z0-9_-]{{16,}}"
+OPENAI_API_KEY_PATTERN = "sk-" + _KEY.format(lit="sk-")
+"""The ``openai_api_key`` rule's regular expression (``sk-...`` keys, anywhere)."""
+EPHEMERAL_KEY_PATTERN = "ek_" + _KEY.format(lit="ek_")
+"""The ``ephemeral_key`` rule's regular expression (``ek_...`` ephemeral keys, anywhere)."""
+
 _DEFAULT_RULES = (
     RedactionRule.header("authorization_header", "Authorization"),
     RedactionRule.header("api_key_header", "api-key"),
     RedactionRule.header("cookie_header", "Cookie"),
+    RedactionRule.header("set_cookie_header", "Set-Cookie"),
     RedactionRule.subprotocol("api_key_subprotocol", "openai-insecure-api-key."),
     RedactionRule.query("api_key_query", "api_key"),
-    # Not preceded by a letter, so "task-..." is not a key but "Bearer sk-..." and "%20sk-..."
-    # are. The literal comes first (the look-behind after it) so `re` scans for it at memchr
-    # speed: a 6 kB base64 audio chunk is searched in ~2 us instead of ~200 us.
-    RedactionRule.pattern("openai_api_key", r"sk-(?<![A-Za-z]sk-)[A-Za-z0-9_-]{16,}"),
-    RedactionRule.pattern("ephemeral_key", r"ek_(?<![A-Za-z]ek_)[A-Za-z0-9_-]{16,}"),
+    RedactionRule.pattern("openai_api_key", OPENAI_API_KEY_PATTERN),
+    RedactionRule.pattern("ephemeral_key", EPHEMERAL_KEY_PATTERN),
     # MCP tools in session.update / response.create, echoed in session.created/updated.
     RedactionRule.path("mcp_authorization", "*.tools[*].authorization"),
     RedactionRule.path("mcp_headers", "*.tools[*].headers.*"),
@@ -278,6 +431,9 @@ class RedactionRules:
     rules: tuple[RedactionRule, ...] = ()
     _patterns: tuple[RedactionRule, ...] = field(default=(), init=False, repr=False, compare=False)
     _paths: tuple[RedactionRule, ...] = field(default=(), init=False, repr=False, compare=False)
+    _free: tuple[tuple[re.Pattern[str], RedactionRule, bool], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         rules = tuple(self.rules)
@@ -297,11 +453,12 @@ class RedactionRules:
         patterns = tuple(r for r in rules if r.kind is RuleKind.PATTERN)
         object.__setattr__(self, "_patterns", patterns)
         object.__setattr__(self, "_paths", tuple(r for r in rules if r.kind is RuleKind.PATH))
+        object.__setattr__(self, "_free", tuple(_free_text_regexes(rules)))
 
     @classmethod
     def default(cls) -> RedactionRules:
         """The rules on by default: API keys and ephemeral keys anywhere, the Authorization,
-        api-key and Cookie headers, the ``openai-insecure-api-key.`` subprotocol, the
+        api-key, Cookie and Set-Cookie headers, the ``openai-insecure-api-key.`` subprotocol, the
         ``api_key`` query parameter, and MCP tools' ``authorization`` and ``headers``."""
         return cls(_DEFAULT_RULES)
 
@@ -320,11 +477,23 @@ class RedactionRules:
     # -- strings and bytes ---------------------------------------------------------------
 
     def redact_text(self, text: str) -> Redacted[str]:
-        """Replace every pattern match in ``text`` with its rule's placeholder."""
+        """Replace every pattern match in ``text`` with its rule's placeholder.
+
+        A match hidden behind JSON escapes (``\\u0073k-...``) or URL escapes
+        (``sk%2Dproj...``) is found too: the escaped text is decoded (a few levels deep)
+        and the escaped span of each match is replaced.
+        """
         fired: list[str] = []
         return Redacted(self._scrub(text, fired), tuple(fired))
 
     def _scrub(self, text: str, fired: list[str]) -> str:
+        # Escaped text first, whole: "sk-0123...%2D4567" must go as one key, not leave
+        # "%2D4567" behind once "sk-0123..." was replaced. Base64 audio holds neither.
+        if self._patterns and _may_be_escaped(text):
+            spans = self._escaped_spans(text, _ESCAPE_ROUNDS)
+            if spans:
+                fired.extend(_unique(name for _, _, name in spans))
+                text = _replace_spans(text, [(a, b, placeholder(n)) for a, b, n in spans])
         for rule in self._patterns:
             # A string without the one character every match needs cannot match: the
             # check costs a memchr, the search a scan by the regex engine.
@@ -339,9 +508,37 @@ class RedactionRules:
                 fired.append(rule.name)
         return text
 
+    def _escaped_spans(self, text: str, rounds: int) -> list[tuple[int, int, str]]:
+        """The spans of ``text`` that are pattern matches once its escapes are decoded."""
+        decoded = _unescape(text)
+        if decoded is None:
+            return []
+        spans: list[tuple[int, int, str]] = []
+        for rule in self._patterns:
+            if rule._needle is not None and rule._needle not in decoded.text:
+                continue
+            assert rule._regex is not None
+            spans.extend(
+                (m.start(), m.end(), rule.name) for m in rule._regex.finditer(decoded.text)
+            )
+        if rounds > 1 and _may_be_escaped(decoded.text):
+            spans.extend(self._escaped_spans(decoded.text, rounds - 1))
+        return [(decoded.origin(a), decoded.origin_end(b), name) for a, b, name in spans]
+
     def redact_bytes(self, data: bytes) -> Redacted[bytes]:
-        """Replace every pattern match in a binary frame with its rule's placeholder."""
+        """Replace every pattern match in a binary frame with its rule's placeholder.
+
+        Escaped matches are found as in :meth:`redact_text` (the bytes read as Latin-1,
+        one character per byte, so offsets stay those of the bytes).
+        """
         fired: list[str] = []
+        if self._patterns and (b"\\" in data or b"%" in data):
+            text = data.decode("latin-1")
+            spans = self._escaped_spans(text, _ESCAPE_ROUNDS)
+            if spans:
+                fired.extend(_unique(name for _, _, name in spans))
+                text = _replace_spans(text, [(a, b, placeholder(n)) for a, b, n in spans])
+                data = text.encode("latin-1")
         for rule in self._patterns:
             if rule._needle is not None and rule._needle.encode() not in data:
                 continue
@@ -349,7 +546,31 @@ class RedactionRules:
             data, count = rule._bytes_regex.subn(rule.placeholder.encode(), data)
             if count:
                 fired.append(rule.name)
-        return Redacted(data, tuple(fired))
+        return Redacted(data, _unique(fired))
+
+    def redact_free_text(self, text: str) -> Redacted[str]:
+        """Redact text of unknown shape: a log line, an exception message, a refusal body.
+
+        Every rule that can be recognised in prose runs: a header rule's header written
+        as ``Name: value`` (or ``"Name": "value"``, ``('Name', 'value')``), any
+        ``Bearer <token>`` when an ``Authorization`` rule is active, what follows a
+        subprotocol rule's prefix, a query rule's ``name=value``; then the pattern rules
+        (escapes included, as in :meth:`redact_text`). Key-path rules need an event and do
+        not run here.
+        """
+        fired: list[str] = []
+        for regex, rule, keep_scheme in self._free:
+            if regex.search(text) is None:
+                continue
+            text, hit = _sub_values(regex, text, rule.placeholder, keep_scheme)
+            if hit:
+                fired.append(rule.name)
+        text = self._scrub(text, fired)
+        return Redacted(text, _unique(fired))
+
+    def stream(self) -> StreamRedactor:
+        """A redactor for one recording that also catches keys split across text deltas."""
+        return StreamRedactor(self)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -406,7 +627,10 @@ class RedactionRules:
     # -- the opening handshake ------------------------------------------------------------
 
     def redact_headers(self, headers: Iterable[tuple[str, str]]) -> Redacted[list[tuple[str, str]]]:
-        """Redact handshake headers: the value of each header rule's header, then patterns.
+        """Redact handshake headers: the value of each header rule's header, then the rest.
+
+        Other headers' values are redacted as free text (:meth:`redact_free_text`), so the
+        raw ``Sec-WebSocket-Protocol`` loses an ``openai-insecure-api-key.`` key too.
 
         Returns a :class:`Redacted` whose value is a list of ``(name, value)`` pairs.
         """
@@ -419,7 +643,9 @@ class RedactionRules:
                 value = _keep_scheme(value, rule.placeholder)
                 fired.append(rule.name)
             else:
-                result = self.redact_text(value)
+                # Sec-WebSocket-Protocol repeats the subprotocols (an opaque key after
+                # openai-insecure-api-key. included), a Referer may carry ?api_key=...
+                result = self.redact_free_text(value)
                 value = result.value
                 fired.extend(result.fired)
             out.append((name, value))
@@ -440,7 +666,7 @@ class RedactionRules:
                     fired.append(rule.name)
                     break
             else:
-                result = self.redact_text(subprotocol)
+                result = self.redact_free_text(subprotocol)
                 subprotocol = result.value
                 fired.extend(result.fired)
             out.append(subprotocol)
@@ -460,7 +686,7 @@ class RedactionRules:
                 value = rule.placeholder
                 fired.append(rule.name)
             else:
-                result = self.redact_text(value)
+                result = self.redact_free_text(value)
                 value = result.value
                 fired.extend(result.fired)
             out.append((name, value))
@@ -521,6 +747,218 @@ def _redact_path(value: Any, steps: tuple[_Step, ...], replacement: str) -> tupl
                 new_list = list(value)
             new_list[index] = item
     return (value, False) if new_list is None else (new_list, True)
+
+
+# -- free text ---------------------------------------------------------------------------------
+
+# A credential after "Bearer " in prose: a b64token (RFC 6750 2.1) of 8 characters or more
+# with a digit or punctuation in it, so that "Missing bearer or basic authentication" (the
+# API's own 401 message) is left alone.
+_BEARER = (
+    r"(?i)(?P<lead>(?<![A-Za-z0-9_-])bearer[ \t]+)"
+    r"(?P<value>(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,})"
+)
+
+
+def _free_text_regexes(
+    rules: Iterable[RedactionRule],
+) -> Iterator[tuple[re.Pattern[str], RedactionRule, bool]]:
+    """For each handshake rule, how its secret looks in prose: ``(regex, rule, keep_scheme)``.
+
+    Each regex has the groups ``lead`` (kept) and ``value`` (replaced).
+    """
+    for rule in rules:
+        name = re.escape(rule.target)
+        if rule.kind is RuleKind.HEADER:
+            # "Name: value" (a header line: up to the end of the line), "Name": "value",
+            # 'Name': 'value', ('Name', 'value'): up to the closing quote; in prose, up to
+            # a parenthesis ("(i.e. Authorization: Bearer YOUR_KEY), or ...", the API's own
+            # 401 message, keeps its end; tokens and cookies hold none in practice).
+            yield (
+                re.compile(
+                    rf"(?i)(?P<lead>(?<![A-Za-z0-9_-]){name}"
+                    r"(?:[\"']?[ \t]*[:=][ \t]*[\"']?|[\"'],[ \t]*[\"']))"
+                    r"(?P<value>[^\r\n\"'()]+)"
+                ),
+                rule,
+                True,
+            )
+            if rule.target.lower() == "authorization":
+                yield re.compile(_BEARER), rule, False
+        elif rule.kind is RuleKind.SUBPROTOCOL:
+            yield re.compile(rf"(?P<lead>{name})(?P<value>[^\s,;\"'<>()\[\]]+)"), rule, False
+        elif rule.kind is RuleKind.QUERY:
+            yield (
+                re.compile(
+                    rf"(?P<lead>(?<![A-Za-z0-9_]){name}(?:=|[\"']?[ \t]*:[ \t]*[\"']?))"
+                    r"(?P<value>[^&\s#\"'<>,;]+)"
+                ),
+                rule,
+                False,
+            )
+
+
+def _sub_values(
+    regex: re.Pattern[str], text: str, replacement: str, keep_scheme: bool
+) -> tuple[str, bool]:
+    """Replace the ``value`` group of every match; also tell whether any value changed."""
+    hits: list[bool] = []
+
+    def replace(match: re.Match[str]) -> str:
+        value = match.group("value")
+        new = _keep_scheme(value, replacement) if keep_scheme else replacement
+        if new != value:
+            hits.append(True)
+        return match.group("lead") + new
+
+    return regex.sub(replace, text), bool(hits)
+
+
+# -- keys split across text deltas ---------------------------------------------------------------
+
+_DELTA_WINDOW = 512
+"""Characters of each text stream remembered: a key is ~50-200 characters."""
+_DELTA_STREAMS = 256
+"""Text streams remembered per recording (the oldest is forgotten first)."""
+# What a key could still become: letters only, so a key glued after a letter (which needs a
+# digit, see _KEY) is held to the characters seen so far.
+_FILLER = "a" * 64
+_STREAM_FIELDS = ("response_id", "item_id", "output_index", "content_index", "call_id")
+
+
+class StreamRedactor:
+    """Redacts the events of one recording; also catches keys split across text deltas.
+
+    Theory of operation:
+
+    1. Every event is redacted by :meth:`RedactionRules.redact_event` first.
+    2. A text delta (an event type ending in ``.delta`` with a string ``delta``, audio
+       deltas excepted) belongs to a stream: the same connection and side (``stream``), the
+       same type, response, item, output and content index, call id. The last
+       ``_DELTA_WINDOW`` characters of each stream are remembered, unredacted, in memory.
+    3. Each pattern rule is run over the remembered end and the new delta together; the
+       part of every match that falls in the new delta is replaced. A stream that *ends*
+       with what may still become a key (the rule's literal, ``sk-``, then only key
+       characters so far) has that part replaced too, before the rest arrives: nothing of
+       a key after its literal reaches the file.
+    4. Each delta is written before the next one arrives, so a delta is never changed
+       after the fact; a stream's first delta is judged from itself alone.
+    """
+
+    def __init__(self, rules: RedactionRules) -> None:
+        self.rules = rules
+        self._tails: OrderedDict[tuple[object, ...], str] = OrderedDict()
+
+    def redact_event(
+        self, event: dict[str, Any], stream: object = None
+    ) -> Redacted[dict[str, Any]]:
+        """Redact ``event``, one of ``stream``'s (e.g. ``(conn, side)``), in order."""
+        result = self.rules.redact_event(event)
+        kind = event.get("type")
+        delta = event.get("delta")
+        if (
+            not isinstance(delta, str)
+            or not isinstance(kind, str)
+            or not kind.endswith(".delta")
+            or kind.endswith("audio.delta")  # base64: 'sk-' cannot occur in it
+            or not self.rules._patterns
+        ):
+            return result
+        key: tuple[object, ...] = (stream, kind, *map(event.get, _STREAM_FIELDS))
+        try:
+            tail = self._tails.pop(key, "")
+        except TypeError:  # an id that is a list or an object: compared by its spelling
+            key = (stream, kind, *(repr(event.get(name)) for name in _STREAM_FIELDS))
+            tail = self._tails.pop(key, "")
+        self._tails[key] = (tail + delta)[-_DELTA_WINDOW:]
+        if len(self._tails) > _DELTA_STREAMS:
+            self._tails.popitem(last=False)
+        spans = self._carried_spans(tail, delta)
+        if not spans:
+            return result
+        fired = list(result.fired)
+        redacted = self.rules._scrub(
+            _replace_spans(delta, [(a, b, placeholder(n)) for a, b, n in spans]), fired
+        )
+        fired.extend(name for _, _, name in spans)
+        value = dict(result.value)
+        value["delta"] = redacted
+        return Redacted(value, _unique(fired))
+
+    def _carried_spans(self, tail: str, delta: str) -> list[tuple[int, int, str]]:
+        text = tail + delta
+        base = len(tail)
+        spans: list[tuple[int, int, str]] = []
+        for rule in self.rules._patterns:
+            if rule._needle is not None and rule._needle not in text:
+                continue
+            regex = rule._regex
+            assert regex is not None
+            for found in regex.finditer(text):
+                if found.end() > base:
+                    spans.append((max(found.start(), base) - base, found.end() - base, rule.name))
+            if rule._prefix:
+                start = text.rfind(rule._prefix)
+                if start >= 0:
+                    match = regex.match(text + _FILLER, start)
+                    if match is not None and match.end() > len(text):
+                        spans.append((max(start, base) - base, len(delta), rule.name))
+        return spans
+
+
+# -- logs --------------------------------------------------------------------------------------
+
+LOG_RULES_ATTRIBUTE = "harness_redaction"
+"""A log record attribute holding the :class:`RedactionRules` to scrub it with (optional)."""
+
+
+def redact_log_record(record: logging.LogRecord, rules: RedactionRules) -> None:
+    """Scrub a log record in place: its message, its traceback and its stack.
+
+    The message is rendered (``msg % args``) and redacted as free text; a traceback is
+    rendered to ``exc_text`` and redacted (``exc_info`` is cleared, so no handler renders
+    the unredacted original).
+    """
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: keep what was logged, redacted
+        message = f"{record.msg!r} % {record.args!r}"
+    record.msg = rules.redact_free_text(message).value
+    record.args = ()
+    if record.exc_info:
+        text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        record.exc_text = rules.redact_free_text(text).value
+        record.exc_info = None
+    elif record.exc_text:
+        record.exc_text = rules.redact_free_text(record.exc_text).value
+    if record.stack_info:
+        record.stack_info = rules.redact_free_text(record.stack_info).value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that scrubs every record it sees (it never drops one).
+
+    Installed on every logger of ours and on the loggers handed to ``websockets``. A record
+    carrying rules in its :data:`LOG_RULES_ATTRIBUTE` attribute is scrubbed with those
+    (a recorder's own rules), any other with ``rules`` (the defaults unless given).
+    """
+
+    def __init__(self, rules: RedactionRules | None = None) -> None:
+        super().__init__()
+        self.rules = rules if rules is not None else RedactionRules.default()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rules = getattr(record, LOG_RULES_ATTRIBUTE, None)
+        redact_log_record(record, rules if isinstance(rules, RedactionRules) else self.rules)
+        return True
+
+
+def redacting_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with a :class:`RedactingFilter` installed (once)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger
 
 
 def redact_url(url: str, rules: RedactionRules) -> str:

@@ -38,6 +38,11 @@ h11-style; the server does the socket work and the waiting.
    plus the recorded gap divided by ``speed``, where the anchor is the arrival of the last
    client frame recorded before it (or the connect). The caller passes ``now`` in; the core
    owns no clock.
+10. **Ids the client mints are rebound** (:mod:`harness.rebinding`). Where a matched client
+    event carries an id (``item.id``, ``previous_item_id``, ``event_id``...) the recording
+    had another, later server events carry the client's id wherever the recording carried
+    the recorded one, and later client events naming the client's id match the recorded
+    one. Only events that mention a bound id are decoded and re-encoded.
 
 Frames are encoded once. A :class:`ReplayScript` (a loaded cassette) encodes each server
 event to bytes when it is built and shares them between connections. A
@@ -81,6 +86,7 @@ from harness.matching import (
     compare_events,
     format_value,
 )
+from harness.rebinding import IdBindings
 
 __all__ = [
     "CLIENT_EVENT_TYPES",
@@ -430,6 +436,10 @@ class Unplayed:
         count: how many frames were left.
         frames: the first of them (at most 20).
         report: the readable report.
+        read_lines: the cassette lines of every unplayed frame the replay had read (at most
+            about ``lookahead``), for the HTML report's greyed marks.
+        rest_from: the cassette line of the first frame the replay never read: every frame
+            of this recorded connection from that line on is unplayed too (0: none).
     """
 
     cassette: str | None
@@ -438,6 +448,8 @@ class Unplayed:
     count: int
     frames: tuple[Frame, ...]
     report: str
+    read_lines: tuple[int, ...] = ()
+    rest_from: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -579,6 +591,7 @@ class Replay:
         self._ended = False
         self._mismatches: list[Mismatch] = []
         self._result: ReplayResult | None = None
+        self._ids = IdBindings()  # rule 10: ids the client mints, rebound
 
     # -- state ------------------------------------------------------------------------------
 
@@ -658,6 +671,9 @@ class Replay:
             due = anchor_time + max(0.0, prepared.t - anchor_t) / self._speed
         kind = prepared.kind
         if kind is FrameKind.EVENT:
+            if self._ids:  # rule 10: only events that mention a bound id are re-encoded
+                data = self._ids.outbound(prepared.data, _decoded(prepared))
+                return Outgoing(OutKind.TEXT, data, due, prepared)
             return Outgoing(OutKind.TEXT, prepared.data, due, prepared)
         if kind is FrameKind.BINARY:
             return Outgoing(OutKind.BINARY, prepared.data, due, prepared)
@@ -716,6 +732,8 @@ class Replay:
     def _match(self, received: _Received, now: float) -> bool:
         """Rule 4: match the earliest equal unmatched client frame in the window."""
         kind, payload = received
+        if kind is FrameKind.EVENT and self._ids:
+            payload = self._ids.inbound(payload)  # rule 10: the recorded ids it stands for
         window = self._window
         limit = self._lookahead
         i = 0
@@ -742,6 +760,9 @@ class Replay:
             elif self._rules.close_code and frame.close_code != payload:
                 continue
             entry.matched_at = now
+            if kind is FrameKind.EVENT:
+                assert frame.event is not None
+                self._ids.bind(frame.event, payload)  # rule 10
             return True
         return False
 
@@ -897,6 +918,8 @@ class Replay:
         self._ended = True
         self._control.clear()
         kept: list[Frame] = []
+        read_lines: list[int] = []
+        rest_from = 0
         count = 0
         waiting_for: _Entry | None = None
         for entry in self._window:
@@ -905,11 +928,14 @@ class Replay:
             if waiting_for is None and entry.prepared.side is Side.CLIENT:
                 waiting_for = entry
             count += 1
+            read_lines.append(entry.prepared.lineno)
             if len(kept) < _UNPLAYED_KEPT:
                 kept.append(entry.prepared.frame)
         self._window.clear()
         if not self._exhausted:
             for prepared in self._source:
+                if not rest_from:
+                    rest_from = prepared.lineno
                 count += 1
                 if len(kept) < _UNPLAYED_KEPT:
                     kept.append(prepared.frame)
@@ -926,6 +952,8 @@ class Replay:
                 count=count,
                 frames=tuple(kept),
                 report=self._unplayed_report(count, kept, waiting_for),
+                read_lines=tuple(read_lines),
+                rest_from=rest_from,
             )
         self._result = ReplayResult(tuple(self._mismatches), unplayed)
         return self._result
@@ -954,6 +982,12 @@ class Replay:
                 "connected until the recorded session ends"
             )
         return "\n".join(lines)
+
+
+def _decoded(prepared: Prepared) -> dict[str, Any] | None:
+    """A server event's decoded form when it is in memory (preloaded), else None (rule 10)."""
+    parsed = prepared.parsed
+    return parsed.event if parsed is not None else None
 
 
 def _compare(expected: Frame, received: _Received, rules: MatchRules) -> Comparison:

@@ -157,6 +157,8 @@ class FakeRealtimeServer:
         self._results: dict[int, ReplayResult] = {}
         self.sessions: list[SimulatedSession] = []
         """The :class:`~harness.conversation.SimulatedSession` of each connection (simulate)."""
+        self._ended = 0  # client connections over (handled, or refused as recorded)
+        self._ended_event = asyncio.Event()
 
     @classmethod
     def simulate(
@@ -210,7 +212,7 @@ class FakeRealtimeServer:
         if self._server is not None:
             return
         self._server = await serve(
-            self._handle,
+            self._serve_one,
             self.host,
             self._port,
             process_request=self._process_request,
@@ -302,12 +304,34 @@ class FakeRealtimeServer:
             return None
         del self._serials[connection]
         self._results[serial] = ReplayResult((), None)
+        self._connection_ended()
         return _net.http_response(refusal.status, refusal.reason_phrase, refusal.body)
 
     def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> Subprotocol | None:
         return _net.select_realtime(list(offered))
 
     # -- connections ---------------------------------------------------------------------------
+
+    @property
+    def connections_ended(self) -> int:
+        """How many client connections are over: closed by either side, or refused as recorded."""
+        return self._ended
+
+    async def wait_connections_ended(self, count: int = 1) -> None:
+        """Return once :attr:`connections_ended` reaches ``count`` (bound it with a timeout)."""
+        while self._ended < count:
+            self._ended_event.clear()
+            await self._ended_event.wait()
+
+    def _connection_ended(self) -> None:
+        self._ended += 1
+        self._ended_event.set()
+
+    async def _serve_one(self, ws: ServerConnection) -> None:
+        try:
+            await self._handle(ws)
+        finally:
+            self._connection_ended()
 
     async def _handle(self, ws: ServerConnection) -> None:
         serial = self._serials.pop(ws)

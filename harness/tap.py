@@ -10,7 +10,6 @@ needs the transport (its connection arguments), which the proxy and the fake ser
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -21,15 +20,16 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 from websockets.typing import Data
 
+from harness import _net
 from harness.cassette import Side, StrPath
 from harness.errors import RecordingError, TransportError
 from harness.recording import RecordingSink, starting_conn
-from harness.redaction import RedactionRules, redact_url
+from harness.redaction import RedactionRules, redact_url, redacting_logger
 from harness.transport import CreateWebSocketOptions, connect_arguments
 
 __all__ = ["TransportTap"]
 
-logger = logging.getLogger("harness.tap")
+logger = redacting_logger("harness.tap")  # records scrubbed before any handler sees them
 
 
 class _TappedConnection(ClientConnection):
@@ -146,6 +146,7 @@ class TransportTap:
             cassette_path, self.redaction, by="harness.TransportTap", note=note, append=append
         )
         self._next_conn = starting_conn(cassette_path, append, first_conn)
+        self._log = _net.redacting_logger(_net.CLIENT_LOGGER, self.redaction)
         self.connections = 0
         """How many connections the transport opened through the tap."""
         self.errors: list[str] = self._sink.errors
@@ -173,7 +174,9 @@ class TransportTap:
         try:
             # Opened as the transport's default connection is, only recorded.
             ws = await connect(
-                options.url, **connect_arguments(headers), create_connection=_TappedConnection
+                options.url,
+                **{**connect_arguments(headers), "logger": self._log},
+                create_connection=_TappedConnection,
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -190,7 +193,7 @@ class TransportTap:
         except Exception as exc:
             # Unreachable, timed out, ...: the upstream never answered, nothing to record
             # faithfully, so the recording is not sound.
-            detail = self.redaction.redact_text(str(exc)).value
+            detail = self.redaction.redact_free_text(str(exc)).value
             self._sink.errors.append(
                 f"conn {conn}: could not open the connection to {shown}: "
                 f"{type(exc).__name__}: {detail}"

@@ -146,7 +146,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as _ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from harness import _json
+from harness import _json, _net
 from harness.emitter import EventEmitter, Listener
 from harness.errors import TransportError, TransportNotConnected, UsageError
 from harness.history import plan_reset_history
@@ -155,6 +155,7 @@ from harness.items import (
     RealtimeItem,
     item_from_json,
 )
+from harness.redaction import RedactingFilter, RedactionRules
 
 __all__ = [
     "DEFAULT_OPENAI_REALTIME_MODEL",
@@ -176,7 +177,9 @@ __all__ = [
     "connect_arguments",
 ]
 
+# Scrubbed with the redaction rules before any handler sees a record (README: Redaction).
 logger = logging.getLogger("harness.transport")
+logger.addFilter(RedactingFilter())
 
 WebSocketStatus: TypeAlias = Literal["connecting", "connected", "disconnected"]
 """The transport's connection status, as the reference spells it."""
@@ -1522,6 +1525,8 @@ def connect_arguments(headers: Mapping[str, str]) -> dict[str, Any]:
         # 100 MiB.
         "proxy": None,
         "max_size": 100 * 2**20,
+        # websockets logs the Authorization header and the frames at DEBUG: scrubbed.
+        "logger": _net.redacting_logger(_net.CLIENT_LOGGER),
     }
 
 
@@ -1890,8 +1895,10 @@ class OpenAIRealtimeWebSocket:
         try:
             return await _ws_connect(url, **connect_arguments(headers))
         except Exception as exc:
+            # websockets' messages can quote the URL (InvalidURI), query included.
+            detail = RedactionRules.default().redact_free_text(str(exc)).value
             raise TransportError(
-                f"WebSocket connection to {_redact_url(url)} failed: {exc}"
+                f"WebSocket connection to {_redact_url(url)} failed: {detail}"
             ) from exc
 
     def _status_disconnected_after_failed_handshake(self) -> None:

@@ -19,7 +19,7 @@ CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
 
 def run(*argv: str) -> tuple[int, str]:
     out = io.StringIO()
-    status = main(list(argv), out=out)
+    status = main(list(argv), out=out, prog="realtime-harness")
     return status, out.getvalue()
 
 
@@ -71,7 +71,7 @@ def test_a_bad_cassette_exits_2_with_the_message_and_no_traceback(
     status, text = run("replay", str(path))
     assert (status, text) == (2, "")
     err = capsys.readouterr().err
-    assert err == f"error: {path}:3: unknown side 'sever' (expected 'client' or 'server')\n"
+    assert err == (f"error: {path}:3: unknown side 'sever' (expected 'client' or 'server')\n")
 
 
 def test_check_counts_frames(capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,20 +95,20 @@ def test_check_names_the_torn_line_and_what_read_fine(
     )
     status, _ = run("check", str(path))
     assert status == 2
-    err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith(f"error: {path}:3: torn last line")
-    assert err[1] == "(1 complete frame before it read fine)"
+    (err,) = capsys.readouterr().err.splitlines()
+    assert err.startswith(f"error: {path}:3: torn last line")
+    assert err.endswith("(1 complete frame before it read fine)")
 
 
 def test_missing_cassette_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.jsonl"
     assert run("check", str(missing))[0] == 2
-    assert capsys.readouterr().err == f"error: {missing}: no such cassette\n"
+    assert capsys.readouterr().err == (f"error: {missing}: no such cassette\n")
 
 
 def test_bad_speed_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["replay", str(CASSETTES[0]), "--speed", "-2"])
+        main(["replay", str(CASSETTES[0]), "--speed", "-2"], prog="realtime-harness")
     assert info.value.code == 2
     assert "speed must be 0 (no pacing) or a positive factor" in capsys.readouterr().err
 

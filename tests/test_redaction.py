@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import json
+import logging
+import sys
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.errors import RedactionError
 from harness.redaction import (
+    PLACEHOLDER_PREFIX,
+    RedactingFilter,
     RedactionRule,
     RedactionRules,
     RuleKind,
@@ -27,6 +36,7 @@ def test_default_rules_are_named_in_order() -> None:
         "authorization_header",
         "api_key_header",
         "cookie_header",
+        "set_cookie_header",
         "api_key_subprotocol",
         "api_key_query",
         "openai_api_key",
@@ -293,6 +303,268 @@ def test_rules_are_frozen_values() -> None:
     assert rule == RedactionRule.pattern("a", "x+")
     with pytest.raises(AttributeError):
         rule.name = "b"  # type: ignore[misc]
+
+
+# -- generated: keys in every claimed place and spelling ----------------------------------------
+
+KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+# Text around a key: prose, punctuation, JSON and URL syntax, other scripts.
+AROUND = st.text(alphabet=st.sampled_from(list("abcXYZ \n\t.,:;!?()[]{}\"'/=&é中")), max_size=12)
+
+
+@st.composite
+def keys(draw: st.DrawFn) -> str:
+    """An API key (``sk-``) or an ephemeral key (``ek_``) with a random body (a digit in it)."""
+    literal = draw(st.sampled_from(["sk-", "sk-proj-", "sk-svcacct-", "ek_"]))
+    body = draw(st.text(alphabet=KEY_CHARS, min_size=16, max_size=60))
+    at = draw(st.integers(0, len(body)))
+    return literal + body[:at] + draw(st.sampled_from("0123456789")) + body[at:]
+
+
+@st.composite
+def spellings(draw: st.DrawFn, key: str) -> str:
+    """The key as a wire format may spell it: as is, JSON-escaped, percent-escaped, both."""
+    how = draw(st.sampled_from(["plain", "json", "percent", "hyphens", "nested"]))
+    if how == "plain":
+        return key
+    if how == "hyphens":
+        return key.replace("-", "%2D")
+    escaped = draw(st.lists(st.booleans(), min_size=len(key), max_size=len(key)))
+    out = []
+    for char, escape in zip(key, escaped, strict=True):
+        if not escape:
+            out.append(char)
+        elif how == "json":
+            out.append(f"\\u{ord(char):04x}")
+        elif how == "percent":
+            out.append(f"%{ord(char):02X}")
+        else:
+            out.append(f"%5Cu{ord(char):04x}")  # a URL-escaped JSON escape
+    return "".join(out)
+
+
+def _pieces(secret: str, size: int = 12) -> list[str]:
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+def _leaked(key: str, text: str) -> list[str]:
+    return [piece for piece in _pieces(key) if piece in text]
+
+
+PLACES = ["event", "event_key", "header", "query", "subprotocol", "binary", "free_text"]
+
+
+@settings(deadline=None)
+@given(data=st.data(), key=keys(), place=st.sampled_from(PLACES))
+def test_a_generated_key_is_redacted_in_every_claimed_place_and_spelling(
+    data: st.DataObject, key: str, place: str
+) -> None:
+    spelled = data.draw(spellings(key), label="spelled")
+    before, after = data.draw(AROUND, label="before"), data.draw(AROUND, label="after")
+    glued = data.draw(st.booleans(), label="glued after letters")
+    text = before + ("QUJD" if glued else "") + spelled + after
+    if place == "event":
+        depth = data.draw(st.integers(0, 3), label="depth")
+        value: Any = text
+        for _ in range(depth):
+            value = {"nested": [value]}
+        out = json.dumps(DEFAULT.redact_event({"type": "x", "v": value}).value)
+    elif place == "event_key":
+        out = json.dumps(DEFAULT.redact_event({"type": "x", "meta": {text: 1}}).value)
+    elif place == "header":
+        out = repr(DEFAULT.redact_headers([("X-Custom", text)]).value)
+    elif place == "query":
+        out = repr(DEFAULT.redact_query([("note", text)]).value)
+    elif place == "subprotocol":
+        out = repr(DEFAULT.redact_subprotocols(["realtime", text]).value)
+    elif place == "binary":
+        out = DEFAULT.redact_bytes(b"\x00\xff" + text.encode() + b"\x80").value.decode("latin-1")
+    else:
+        out = DEFAULT.redact_free_text(f"< TEXT {text!r} [1 bytes]").value
+    assert _leaked(key, out) == []
+    assert PLACEHOLDER_PREFIX in out
+
+
+@settings(deadline=None)
+@given(
+    key=keys(),
+    before=AROUND.filter(lambda t: not t or not t[-1].isalpha()),
+    after=AROUND,
+    cuts=st.lists(st.integers(1, 200), max_size=12),
+)
+def test_a_generated_key_split_across_text_deltas_of_one_item_is_redacted(
+    key: str, before: str, after: str, cuts: list[int]
+) -> None:
+    text = before + key + after
+    bounds = sorted({0, len(text), *(c for c in cuts if c < len(text))})
+    stream = DEFAULT.stream()
+    other = DEFAULT.stream()  # a second recording: its own windows
+    written = []
+    for a, b in itertools.pairwise(bounds):
+        event = {"type": "response.output_text.delta", "item_id": "item_1", "delta": text[a:b]}
+        written.append(stream.redact_event(event, (0, "server")).value["delta"])
+        other.redact_event({**event, "item_id": "item_2"}, (0, "server"))
+    joined = "".join(written)
+    assert _leaked(key, joined) == []
+    assert PLACEHOLDER_PREFIX in joined
+    # What is not part of the key is kept (the text after it, once the key has ended).
+    if after[:1] and after[:1] not in KEY_CHARS:
+        assert joined.endswith(after)
+
+
+def test_a_key_split_across_deltas_is_replaced_from_its_literal_on() -> None:
+    stream = DEFAULT.stream()
+    parts = [
+        "my key is s",
+        "k-proj-SC",
+        "ANpla",
+        "nted0123456789abcdef",
+        "ghij, keep",
+        " task-",
+        "x",
+    ]
+    written = [
+        stream.redact_event(
+            {"type": "response.output_text.delta", "item_id": "i", "delta": part}, "conn 0"
+        ).value["delta"]
+        for part in parts
+    ]
+    assert written == [
+        "my key is s",
+        "<redacted:openai_api_key>",
+        "<redacted:openai_api_key>",
+        "<redacted:openai_api_key>",
+        "<redacted:openai_api_key>, keep",
+        " task-",  # glued after a letter, no digit yet: prose
+        "x",
+    ]
+
+
+def test_deltas_of_other_items_or_audio_are_not_joined() -> None:
+    stream = DEFAULT.stream()
+    first = {"type": "response.output_text.delta", "item_id": "a", "delta": "x sk-proj-ABCDEFGH"}
+    assert stream.redact_event(first).value["delta"] == "x <redacted:openai_api_key>"
+    other = {"type": "response.output_text.delta", "item_id": "b", "delta": "IJKLMNOPQRSTUV"}
+    assert stream.redact_event(other).value is other
+    audio = {"type": "response.output_audio.delta", "item_id": "a", "delta": "IJKLMNOPQ0123456"}
+    assert stream.redact_event(audio).value is audio
+
+
+def test_glued_keys_need_a_digit_so_prose_is_kept() -> None:
+    assert DEFAULT.redact_text("QUJDsk-proj-abc0defghijklmnopqr").value == (
+        "QUJD<redacted:openai_api_key>"
+    )
+    prose = "the desk-assistant-for-customers and task-management-systems"
+    assert DEFAULT.redact_text(prose).value == prose
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        "\\u0073k-proj-ABCdef0123456789xyz",
+        "sk\\u002dproj\\u002dABCdef0123456789xyz",
+        "sk%2Dproj%2DABCdef0123456789xyz",
+        "%5Cu0073k-proj-ABCdef0123456789xyz",
+        # found by the generated test: the escape after 16 key characters was left behind
+        "sk-0000000000000000%2D000000000000",
+    ],
+)
+def test_escaped_keys_are_replaced_with_their_escapes(spelled: str) -> None:
+    result = DEFAULT.redact_text(f'["{spelled}", 1]')
+    assert result.value == '["<redacted:openai_api_key>", 1]'
+    assert result.fired == ("openai_api_key",)
+    assert DEFAULT.redact_bytes(spelled.encode()).value == b"<redacted:openai_api_key>"
+
+
+def test_escapes_without_a_key_are_kept_byte_for_byte() -> None:
+    text = 'a \\u00e9 \\n 50% %41 \\\\u0073k- "\\"'
+    assert DEFAULT.redact_text(text).value == text
+
+
+def test_free_text_knows_handshake_secrets_by_their_place() -> None:
+    text = (
+        "> GET /v1/realtime?model=m&api_key=opaque1 HTTP/1.1\n"
+        "> Authorization: Bearer opaque2\n"
+        "> Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.opaque3\n"
+        "> Cookie: a=opaque4; b=c\n"
+        "< Set-Cookie: __cf_bm=opaque5; HttpOnly\n"
+        "headers=[('api-key', 'opaque6')] token Bearer abc.def-1234\n"
+        "Missing bearer or basic authentication in header\n"
+        "(i.e. Authorization: Bearer YOUR_KEY), or as the password field"
+    )
+    assert DEFAULT.redact_free_text(text).value == (
+        "> GET /v1/realtime?model=m&api_key=<redacted:api_key_query> HTTP/1.1\n"
+        "> Authorization: Bearer <redacted:authorization_header>\n"
+        "> Sec-WebSocket-Protocol: realtime, "
+        "openai-insecure-api-key.<redacted:api_key_subprotocol>\n"
+        "> Cookie: <redacted:cookie_header>\n"
+        "< Set-Cookie: <redacted:set_cookie_header>\n"
+        "headers=[('api-key', '<redacted:api_key_header>')] token Bearer "
+        "<redacted:authorization_header>\n"
+        "Missing bearer or basic authentication in header\n"
+        "(i.e. Authorization: Bearer <redacted:authorization_header>), or as the password field"
+    )
+
+
+def test_the_raw_subprotocol_header_loses_an_opaque_key() -> None:
+    result = DEFAULT.redact_headers(
+        [("Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.opaque-123")]
+    )
+    assert result.value == [
+        (
+            "Sec-WebSocket-Protocol",
+            "realtime, openai-insecure-api-key.<redacted:api_key_subprotocol>",
+        )
+    ]
+
+
+def test_a_log_record_is_scrubbed_message_args_and_traceback() -> None:
+    try:
+        raise ValueError(f"bad key {API_KEY}")
+    except ValueError:
+        record = logging.LogRecord(
+            "harness.x",
+            logging.ERROR,
+            __file__,
+            1,
+            "%s: %s",
+            ("Authorization", "Bearer o1"),
+            sys.exc_info(),
+        )
+    RedactingFilter().filter(record)
+    formatted = logging.Formatter().format(record)
+    assert record.getMessage() == "Authorization: Bearer <redacted:authorization_header>"
+    assert API_KEY not in formatted
+    assert "ValueError: bad key <redacted:openai_api_key>" in formatted
+
+
+# Opaque credentials (no known shape): only their place says they are secret.
+TOKENS = st.text(
+    alphabet=st.sampled_from(list("ABCxyz0123456789._~+/=-")), min_size=12, max_size=40
+).filter(lambda t: any(c.isdigit() for c in t))
+
+
+@settings(deadline=None)
+@given(token=TOKENS, form=st.sampled_from(["headers", "free_text"]))
+def test_an_opaque_credential_is_redacted_by_its_place(token: str, form: str) -> None:
+    places = [
+        ("Authorization", f"Bearer {token}"),
+        ("api-key", token),
+        ("Cookie", f"session={token}; theme=dark"),
+        ("Set-Cookie", f"__cf_bm={token}; HttpOnly"),
+        ("Sec-WebSocket-Protocol", f"realtime, openai-insecure-api-key.{token}"),
+    ]
+    if form == "headers":
+        out = repr(DEFAULT.redact_headers(places).value)
+        out += repr(DEFAULT.redact_query([("api_key", token)]).value)
+        out += repr(DEFAULT.redact_subprotocols([f"openai-insecure-api-key.{token}"]).value)
+    else:
+        lines = [f"> {name}: {value}" for name, value in places]
+        lines.append(f"> GET /v1/realtime?model=m&api_key={token} HTTP/1.1")
+        lines.append(f"headers: {places!r}")
+        out = DEFAULT.redact_free_text("\n".join(lines)).value
+    assert token not in out
+    assert out.count(PLACEHOLDER_PREFIX) >= 6
 
 
 def test_redact_url_shows_a_url_with_no_secret_in_it() -> None:

@@ -15,14 +15,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Request, Response
 
+from harness.errors import RecordingError
 from harness.recorder import RecordingProxy
 from harness.server import FakeRealtimeServer
 from harness.tap import TransportTap
@@ -202,3 +210,445 @@ def test_the_scan_finds_a_planted_leak(tmp_path: Path) -> None:
         f"{leaky}:2: key-like text {API_KEY[:12]}...",
     ]
     leaky.unlink()  # or the session-end scan would (rightly) report it
+
+
+# -- every claimed place, through real sockets, with every log at DEBUG ---------------------------
+#
+# Each planted secret is unique (a tag and a digest), so the scan looks for the secret and
+# for every 12-character piece of it: a key cut in two (split deltas, a truncated log line)
+# must not leave a recognisable piece behind either.
+
+
+def _sk(tag: str) -> str:
+    return f"sk-proj-{tag}{hashlib.sha256(tag.encode()).hexdigest()[:36]}"
+
+
+def _ek(tag: str) -> str:
+    return f"ek_{tag}{hashlib.sha256(tag.encode()).hexdigest()[:32]}"
+
+
+def _opaque(tag: str) -> str:
+    """A credential of no known shape: only its place (header, subprotocol...) says so."""
+    return f"opq{tag}{hashlib.sha256(tag.encode()).hexdigest()[:28]}"
+
+
+def _escaped(key: str) -> str:
+    """The key as JSON text may spell it: its first letter and hyphens as \\u escapes."""
+    return f"\\u{ord(key[0]):04x}" + key[1:].replace("-", "\\u002d")
+
+
+def _pieces(secret: str, size: int = 12) -> set[str]:
+    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
+
+
+def _found(secrets: dict[str, str], text: str) -> list[str]:
+    """The names of the planted secrets of which a piece is in ``text``."""
+    return sorted(
+        name for name, secret in secrets.items() if any(p in text for p in _pieces(secret))
+    )
+
+
+# The test's own client and upstream log what they send (the planted secrets themselves):
+# they log here, and only here, which the scan leaves out. Every other logger is scanned,
+# websockets' default ones included (a connection we forgot to give a logger would show).
+PLANTER = "tests.planting"
+
+
+class _Captured(logging.Handler):
+    """Every record any logger but the planter's emits, formatted as a handler writes it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(PLANTER):
+            self.lines.append(self.format(record))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def debug_log() -> Iterator[_Captured]:
+    """A handler on the root logger at DEBUG: what a CI log would show with DEBUG on."""
+    root = logging.getLogger()
+    handler = _Captured()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+PROXY_SECRETS = {
+    "authorization (opaque)": _opaque("AUTH"),
+    "api-key header (opaque)": _opaque("AZURE"),
+    "cookie (opaque)": _opaque("COOKIE"),
+    "key in another header": _sk("XHEADER"),
+    "subprotocol key (opaque)": _opaque("SUBPROTO"),
+    "api_key query (opaque)": _opaque("QUERY"),
+    "key in another query parameter": _sk("NOTEQUERY"),
+    "key in instructions": _sk("INSTR"),
+    "ephemeral key in instructions": _ek("EPHEM"),
+    "mcp authorization (opaque)": _opaque("MCPAUTH"),
+    "mcp header (opaque)": _opaque("MCPHEAD"),
+    "key in message text": _sk("MESSAGE"),
+    "key glued after letters": _sk("GLUED"),
+    "key JSON-escaped in an event": _sk("ESCEVENT"),
+    "key with %2D hyphens": _sk("PERCENT"),
+    "key JSON-escaped in a JSON array frame": _sk("ESCARRAY"),
+    "key JSON-escaped in a non-JSON text frame": _sk("ESCTEXT"),
+    "key in a binary frame": _sk("BINARY"),
+    "key JSON-escaped in a binary frame": _sk("ESCBINARY"),
+    "key as an object key": _sk("OBJKEY"),
+    "ephemeral key in a function output": _ek("TOOLOUT"),
+    "key in the close reason": _sk("CLOSE"),
+}
+
+
+def _message(text: str) -> str:
+    return json.dumps(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
+
+
+async def test_every_claimed_place_is_redacted_in_the_cassette_and_in_debug_logs(
+    tmp_path: Path, debug_log: _Captured
+) -> None:
+    s = PROXY_SECRETS
+    cassette = tmp_path / "planted.jsonl"
+    session_update = {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "instructions": f"key {s['key in instructions']}, {s['ephemeral key in instructions']}",
+            "tools": [
+                {
+                    "type": "mcp",
+                    "server_label": "planted",
+                    "server_url": "https://mcp.example/sse",
+                    "authorization": s["mcp authorization (opaque)"],
+                    "headers": {"X-Token": s["mcp header (opaque)"]},
+                }
+            ],
+        },
+    }
+    escaped_event = _message("x").replace(
+        '"x"', f'"the key: {_escaped(s["key JSON-escaped in an event"])}"'
+    )
+    async with asyncio.timeout(20), FakeRealtimeServer.simulate() as upstream:
+        async with RecordingProxy(upstream.url, cassette) as proxy:
+            query = (
+                f"&api_key={s['api_key query (opaque)']}&note={s['key in another query parameter']}"
+            )
+            async with connect(
+                proxy.url + query,
+                additional_headers={
+                    "Authorization": f"Bearer {s['authorization (opaque)']}",
+                    "api-key": s["api-key header (opaque)"],
+                    "Cookie": f"session={s['cookie (opaque)']}; theme=dark",
+                    "X-Custom": f"token {s['key in another header']}",
+                },
+                subprotocols=[  # type: ignore[list-item]
+                    "realtime",
+                    f"openai-insecure-api-key.{s['subprotocol key (opaque)']}",
+                ],
+                logger=logging.getLogger(PLANTER),
+            ) as ws:
+                assert json.loads(await ws.recv())["type"] == "session.created"
+                await ws.send(json.dumps(session_update))
+                assert json.loads(await ws.recv())["type"] == "session.updated"
+                for text in (
+                    f"my key is {s['key in message text']}",
+                    f"QUJD{s['key glued after letters']}",
+                    f"encoded {s['key with %2D hyphens'].replace('-', '%2D')} here",
+                ):
+                    await ws.send(_message(text))
+                    assert json.loads(await ws.recv())["type"] == "conversation.item.added"
+                    assert json.loads(await ws.recv())["type"] == "conversation.item.done"
+                await ws.send(escaped_event)
+                assert json.loads(await ws.recv())["type"] == "conversation.item.added"
+                assert json.loads(await ws.recv())["type"] == "conversation.item.done"
+                output = {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "function_call_output",
+                        "call_id": "call_1",
+                        "output": json.dumps({"token": s["ephemeral key in a function output"]}),
+                    },
+                    "metadata": {s["key as an object key"]: 1},
+                }
+                await ws.send(json.dumps(output))
+                await ws.recv()  # added, or the API's error: either is recorded
+                await ws.send(f'["{_escaped(s["key JSON-escaped in a JSON array frame"])}"]')
+                await ws.recv()
+                await ws.send(
+                    f"not json {_escaped(s['key JSON-escaped in a non-JSON text frame'])}"
+                )
+                await ws.recv()
+                binary = s["key in a binary frame"].encode() + b"\x00\xff"
+                await ws.send(binary + _escaped(s["key JSON-escaped in a binary frame"]).encode())
+                await ws.recv()
+                await ws.close(1000, f"bye {s['key in the close reason']}")
+    assert proxy.errors == []
+    data = cassette.read_text(encoding="utf-8")
+    assert _found(s, data) == []
+    assert _found(s, debug_log.text) == []
+    for rule in (
+        "authorization_header",
+        "api_key_header",
+        "cookie_header",
+        "api_key_subprotocol",
+        "api_key_query",
+        "openai_api_key",
+        "ephemeral_key",
+        "mcp_authorization",
+        "mcp_headers",
+    ):
+        assert f"<redacted:{rule}>" in data, rule
+    # The raw Sec-WebSocket-Protocol header of the handshake loses the opaque key too.
+    header = json.loads(data.splitlines()[0])
+    assert header["handshake"]["headers"]["Sec-WebSocket-Protocol"] == (
+        "realtime, openai-insecure-api-key.<redacted:api_key_subprotocol>"
+    )
+    # The log did show the handshakes and frames (the scan above is not vacuous).
+    log = debug_log.text
+    assert "harness.websockets.server DEBUG < Authorization: Bearer <redacted:" in log
+    assert "harness.websockets.client DEBUG > Authorization: Bearer <redacted:" in log
+    assert "harness.server DEBUG < Authorization: Bearer <redacted:" in log
+    assert "< TEXT" in log and "> BINARY" in log
+    assert "< CLOSE 1000 (OK) bye <redacted:openai_api_key>" in log
+
+
+REFUSAL_SECRETS = {
+    "escaped key in the refusal body": _sk("REFUSED"),
+    "api_key echoed in the refusal body (opaque)": _opaque("REFQUERY"),
+    "set-cookie of the refusal (opaque)": _opaque("SETCOOKIE"),
+    "authorization of the refused client (opaque)": _opaque("REFAUTH"),
+}
+
+
+async def test_a_refused_handshake_leaks_nothing_to_the_cassette_or_the_log(
+    tmp_path: Path, debug_log: _Captured
+) -> None:
+    s = REFUSAL_SECRETS
+    body = json.dumps(
+        {
+            "error": {
+                "message": "Incorrect API key provided: "
+                f"{_escaped(s['escaped key in the refusal body'])} "
+                f"(request api_key={s['api_key echoed in the refusal body (opaque)']})",
+                "type": "invalid_request_error",
+            }
+        }
+    ).replace("\\\\", "\\")  # the escape as the upstream wrote it, not escaped again
+
+    def refuse(connection: ServerConnection, request: Request) -> Response:
+        headers = Headers(
+            [
+                ("Content-Type", "application/json"),
+                ("Set-Cookie", f"__cf_bm={s['set-cookie of the refusal (opaque)']}; HttpOnly"),
+            ]
+        )
+        return Response(401, "Unauthorized", headers, body.encode())
+
+    cassette = tmp_path / "refused.jsonl"
+    refused_key = "authorization of the refused client (opaque)"
+
+    async def never(connection: ServerConnection) -> None:  # every handshake is refused
+        raise AssertionError("the upstream accepted a connection")
+
+    async with (
+        asyncio.timeout(10),
+        serve(
+            never, "127.0.0.1", 0, process_request=refuse, logger=logging.getLogger(PLANTER)
+        ) as upstream,
+    ):
+        port = next(iter(upstream.sockets)).getsockname()[1]
+        # A recording where every handshake was refused is not sound: the cassette is not
+        # written, the attempt is kept beside it, and the error says why. All three are
+        # scanned: none may hold a secret.
+        with pytest.raises(RecordingError) as failed:
+            async with RecordingProxy(
+                f"ws://127.0.0.1:{port}/v1/realtime?model=m", cassette
+            ) as proxy:
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(
+                        proxy.url,
+                        additional_headers={"Authorization": f"Bearer {s[refused_key]}"},
+                        logger=logging.getLogger(PLANTER),
+                    ):
+                        pass
+    assert refused.value.response.status_code == 401
+    assert not cassette.exists()
+    assert _found(s, str(failed.value)) == []
+    data = (tmp_path / "refused.failed.jsonl").read_text(encoding="utf-8")
+    assert "handshake refused: HTTP 401 Unauthorized" in data
+    assert "<redacted:openai_api_key>" in data and "<redacted:api_key_query>" in data
+    assert _found(s, data) == []
+    assert "< Set-Cookie: <redacted:set_cookie_header>" in debug_log.text
+    assert _found(s, debug_log.text) == []
+
+
+SPLIT_SECRETS = {
+    "key split in two deltas": _sk("TWODELTAS"),
+    "key in tiny deltas": _sk("TINYDELTAS"),
+    "key in transcript deltas": _sk("TRANSCRIPT"),
+    "ephemeral key in argument deltas": _ek("ARGDELTAS"),
+}
+
+
+def _split_cassette(path: Path) -> None:
+    """A replayable cassette whose server splits keys across the deltas of a response."""
+    s = SPLIT_SECRETS
+    frames: list[dict[str, object]] = [
+        {"type": "session.created", "event_id": "e0", "session": {"type": "realtime"}},
+    ]
+
+    def deltas(kind: str, text: str, cuts: list[int], **ids: object) -> None:
+        bounds = [0, *cuts, len(text)]
+        for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+            frames.append({"type": kind, "event_id": f"{kind}{i}", **ids, "delta": text[a:b]})
+
+    two = f"Your key is {s['key split in two deltas']}, keep it safe."
+    deltas(
+        "response.output_text.delta",
+        two,
+        [two.index("sk-") + 14],
+        item_id="item_a",
+        content_index=0,
+    )
+    tiny = f"Here: {s['key in tiny deltas']}."
+    deltas(
+        "response.output_text.delta",
+        tiny,
+        list(range(3, len(tiny), 3)),
+        item_id="item_b",
+        content_index=0,
+    )
+    spoken = f"read aloud {s['key in transcript deltas']} done"
+    deltas(
+        "response.output_audio_transcript.delta",
+        spoken,
+        list(range(4, len(spoken), 5)),
+        item_id="item_c",
+        content_index=0,
+    )
+    arguments = json.dumps({"token": s["ephemeral key in argument deltas"]})
+    deltas(
+        "response.function_call_arguments.delta",
+        arguments,
+        list(range(2, len(arguments), 7)),
+        item_id="item_d",
+        call_id="call_d",
+    )
+    lines = [
+        json.dumps(
+            {
+                "format": "realtime-harness-cassette",
+                "version": 1,
+                "made": "synthesized",
+                "created": "2026-12-02T00:00:00Z",
+                "endpoint": {"path": "/v1/realtime", "query": {"model": "gpt-realtime"}},
+                "client": "tests/test_secrets_scan.py",
+                "redactions": [],
+                "note": "keys split across deltas: REMOVED after the test",
+            }
+        ),
+        json.dumps({"side": "server", "t": 0.0, "conn": 0, "event": frames[0]}),
+        json.dumps({"side": "client", "t": 0.01, "conn": 0, "event": {"type": "response.create"}}),
+        *(json.dumps({"side": "server", "t": 0.02, "conn": 0, "event": f}) for f in frames[1:]),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+async def test_keys_split_across_the_deltas_of_a_stream_are_redacted(
+    tmp_path: Path, debug_log: _Captured
+) -> None:
+    source = tmp_path / "split_source.jsonl"
+    _split_cassette(source)
+    cassette = tmp_path / "split.jsonl"
+    try:
+        async with asyncio.timeout(10), FakeRealtimeServer(source) as upstream:
+            async with RecordingProxy(upstream.url, cassette) as proxy:
+                async with connect(
+                    proxy.url,
+                    additional_headers={"Authorization": "Bearer x"},
+                    logger=logging.getLogger(PLANTER),
+                ) as ws:
+                    await ws.recv()
+                    await ws.send(json.dumps({"type": "response.create"}))
+                    received = [json.loads(await ws.recv()) for _ in range(_count_deltas(source))]
+        # The client got every delta as the upstream sent it: redaction is for the file.
+        assert (
+            "".join(e["delta"] for e in received if e.get("item_id") == "item_a").count("sk-") == 1
+        )
+        upstream.verdict()
+    finally:
+        source.unlink()  # it holds the keys by design; the session-end scan must not see it
+    lines = [json.loads(line) for line in cassette.read_text().splitlines()[1:]]
+    events = [line["event"] for line in lines if "event" in line]
+    streams: dict[str, str] = {}
+    for event in events:
+        if "delta" in event:
+            streams[event["item_id"]] = streams.get(event["item_id"], "") + event["delta"]
+    joined = "\n".join(streams.values())
+    assert _found(SPLIT_SECRETS, joined) == []
+    assert _found(SPLIT_SECRETS, cassette.read_text()) == []
+    assert streams["item_a"].startswith("Your key is <redacted:openai_api_key>")
+    assert streams["item_a"].endswith(", keep it safe.")
+    assert "<redacted:ephemeral_key>" in streams["item_d"]
+    # websockets logs every relayed delta at DEBUG: the log is redacted with the same window.
+    assert "harness.websockets.client DEBUG < TEXT" in debug_log.text
+    assert _found(SPLIT_SECRETS, debug_log.text) == []
+
+
+def _count_deltas(path: Path) -> int:
+    return sum('"delta"' in line for line in path.read_text().splitlines())
+
+
+TRANSPORT_SECRETS = {
+    "transport api key (opaque)": _opaque("TRANSPORTKEY"),
+    "key in a message the transport sends": _sk("TRANSPORTMSG"),
+    "tapped api key (opaque)": _opaque("TAPKEY"),
+    "key in a message the tap records": _sk("TAPMSG"),
+}
+
+
+async def test_the_transport_and_its_tap_log_no_key_at_debug(
+    tmp_path: Path, debug_log: _Captured
+) -> None:
+    s = TRANSPORT_SECRETS
+    tapped = tmp_path / "tapped_debug.jsonl"
+    async with asyncio.timeout(10), FakeRealtimeServer.simulate() as upstream:
+        for key, text, tap in (
+            ("transport api key (opaque)", "key in a message the transport sends", None),
+            ("tapped api key (opaque)", "key in a message the tap records", TransportTap(tapped)),
+        ):
+            transport = OpenAIRealtimeWebSocket(api_key=s[key], create_websocket=tap)
+            done = asyncio.Event()
+            transport.on("conversation.item.done", lambda *_, done=done: done.set())
+            await transport.connect(url=upstream.url)
+            transport.send_message(f"remember {s[text]}")
+            await done.wait()
+            await transport.aclose()
+            if tap is not None:
+                tap.close()
+    assert "harness.websockets.client DEBUG > Authorization: Bearer <redacted:" in debug_log.text
+    assert "harness.server DEBUG < TEXT" in debug_log.text
+    assert _found(s, debug_log.text) == []
+    assert _found(s, tapped.read_text()) == []
+    assert "<redacted:openai_api_key>" in tapped.read_text()

@@ -367,8 +367,8 @@ async def test_browser_subprotocols_select_realtime_and_the_key_is_never_logged(
         ):
             pass
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("harness")]
-    assert any("Authorization: Bearer <redacted>" in m for m in ours)
-    assert any("openai-insecure-api-key.<redacted>" in m for m in ours)
+    assert any("Authorization: Bearer <redacted:authorization_header>" in m for m in ours)
+    assert any("openai-insecure-api-key.<redacted:api_key_subprotocol>" in m for m in ours)
     assert not any(key in m for m in ours)
     assert key not in server.report()
 

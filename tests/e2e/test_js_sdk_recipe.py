@@ -1,0 +1,98 @@
+"""The README's JS SDK recipe: ``@openai/agents-realtime`` under node, against ``serve``.
+
+The recipe's script (the README's ```js block, run as pasted) connects the SDK's
+``OpenAIRealtimeWebSocket`` to the URL ``python -m harness serve --once`` printed, asks about
+the weather, answers the tool call and prints what it saw; serve prints the verdict. Skipped,
+with the reason, where node or npm is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from ._node import install_js_sdk, node_missing
+from ._readme import ROOT, recipe_block
+from ._serve import WAIT, serve
+
+pytestmark = pytest.mark.node
+
+FUNCTION_CALL = ROOT / "cassettes" / "function_call.jsonl"
+ANSWER = "It's 18°C and sunny in Paris right now."
+
+
+@pytest.fixture(scope="module")
+def node_modules() -> Path:
+    reason = node_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    return install_js_sdk()
+
+
+def _script(tmp_path: Path, node_modules: Path, source: str) -> Path:
+    """The script as a file beside a ``node_modules`` link, as in the user's own project."""
+    (tmp_path / "node_modules").symlink_to(node_modules, target_is_directory=True)
+    script = tmp_path / "agent.mjs"
+    script.write_text(source, encoding="utf-8")
+    return script
+
+
+async def _run_node(script: Path, url: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        "node",
+        script.name,
+        cwd=script.parent,
+        env=dict(os.environ, REALTIME_URL=url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(WAIT):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def _recipe() -> str:
+    return recipe_block("js", "process.env.REALTIME_URL")
+
+
+async def test_js_sdk_recipe_plays_the_function_call_cassette(
+    tmp_path: Path, node_modules: Path
+) -> None:
+    script = _script(tmp_path, node_modules, _recipe())
+    async with serve(str(FUNCTION_CALL), "--once") as served:
+        status, out, err = await _run_node(script, served.url)
+        assert status == 0, err
+        assert out.splitlines() == ['tool: get_weather {"city":"Paris"}', f"answer: {ANSWER}"]
+        verdict_status, verdict, _ = await served.verdict()
+    assert verdict_status == 0, verdict
+    assert verdict.splitlines()[-1] == (
+        f"PASS: {FUNCTION_CALL}: 1 connection played every recorded frame"
+    )
+
+
+async def test_a_changed_tool_fails_both_sides(tmp_path: Path, node_modules: Path) -> None:
+    source = _recipe()
+    changed = source.replace('"temperature_c": 18', '"temperature_c": 64')
+    assert changed != source
+    script = _script(tmp_path, node_modules, changed)
+    async with serve(str(FUNCTION_CALL), "--once") as served:
+        status, out, err = await _run_node(script, served.url)
+        verdict_status, verdict, _ = await served.verdict()
+    # the SDK got the API's own error event, and the script failed on it
+    assert status != 0
+    assert "cassette_mismatch" in err
+    assert "answer:" not in out
+    # serve names the frame at fault, with the diff
+    assert verdict_status == 1
+    assert verdict.startswith(f"FAIL: {FUNCTION_CALL}")
+    assert f"{FUNCTION_CALL}:22: client frame" in verdict
+    assert "at $.item.output" in verdict
