@@ -19,12 +19,20 @@ time, in interleaved rounds (order rotated so machine noise hits both alike):
   counted by an ``audio`` listener. ``AudioEvent.data`` decodes the base64 on first access,
   which this listener never does;
 - ``transport+data``: the same with a listener that reads ``event.data`` (decodes each
-  delta, as an audio player would; the bare client decodes nothing).
+  delta, as an audio player would; the bare client decodes nothing);
+- the peers a user would pick instead, each in its own process, receiving the same frames:
+  ``agents``, the ``openai-agents`` SDK's ``OpenAIRealtimeWebSocketModel``
+  (``bench/_peer_agents.py``, in a virtualenv of its own, ``.bench/venv-agents``, made on
+  first use: it pins websockets<17), and ``js``, the reference JS SDK's
+  ``OpenAIRealtimeWebSocket`` under node (``bench/_peer_node.mjs``, the package the
+  conformance suite installs). Both decode every delta, so ``transport+data`` is the
+  like-for-like comparison. A peer that cannot run here is skipped, with the reason.
 
 Each client's clocks run from its first frame received to its last one handled: the wall
 clock, and this process's CPU time (the server is another process), which a busy machine
 disturbs far less. Printed: events/s for each by both clocks, the ratios to ``bare`` per
-round, their median and best (target for ``transport / bare``: >= 0.7).
+round, their median and best (targets: ``transport / bare`` >= 0.8,
+``transport+data / bare`` >= 0.6), and our ratio to each peer.
 """
 
 from __future__ import annotations
@@ -32,10 +40,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +58,7 @@ from harness.cassette import open_cassette
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
+HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -137,49 +148,118 @@ async def transport_decoding(url: str, expected: int) -> Rates:
     return await transport(url, expected, read_data=True)
 
 
-async def measure(url: str, expected: int, rounds: int) -> None:
-    clients = {"bare": bare, "transport": transport, "transport+data": transport_decoding}
+# --------------------------------------------------------------------------- peers
+
+Client = Callable[[str, int], Awaitable[Rates]]
+AGENTS_VENV = BENCH_DIR / "venv-agents"
+NODE_DIR = ROOT / "tests" / "conformance" / ".node"
+
+
+def agents_python() -> tuple[Path | None, str]:
+    """A Python with openai-agents (made in .bench/ on first use), or why there is none."""
+    for candidate in (ROOT / ".venv-ws16" / "bin" / "python", AGENTS_VENV / "bin" / "python"):
+        if candidate.exists() and _imports_agents(candidate):
+            return candidate, ""
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(AGENTS_VENV)], check=True)
+        pip = [str(AGENTS_VENV / "bin" / "pip"), "install", "-q", "openai-agents", "websockets<17"]
+        subprocess.run(pip, check=True, capture_output=True, timeout=900)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"cannot install openai-agents into {AGENTS_VENV}: {exc}"
+    python = AGENTS_VENV / "bin" / "python"
+    if not _imports_agents(python):
+        return None, f"openai-agents does not import in {AGENTS_VENV}"
+    return python, ""
+
+
+def _imports_agents(python: Path) -> bool:
+    check = [str(python), "-c", "import agents.realtime.openai_realtime"]
+    return subprocess.run(check, capture_output=True).returncode == 0
+
+
+def node_peer() -> tuple[list[str] | None, str]:
+    """The node command for the JS SDK peer, or why it cannot run."""
+    if shutil.which("node") is None:
+        return None, "node is not installed"
+    sys.path.insert(0, str(ROOT / "tests" / "conformance"))
+    try:
+        from conformance_runner import install_reference
+
+        install_reference()  # npm ci of the pinned @openai/agents-realtime, once
+    except Exception as exc:  # npm missing or failing: say why, bench the rest
+        return None, f"cannot install @openai/agents-realtime: {exc}"
+    return ["node", str(HERE / "_peer_node.mjs"), str(NODE_DIR)], ""
+
+
+def peer(command: list[str]) -> Client:
+    async def run(url: str, expected: int) -> Rates:
+        proc = await asyncio.create_subprocess_exec(
+            *command, url, str(expected), stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        result = orjson.loads(out.splitlines()[-1])
+        if proc.returncode != 0 or "error" in result:
+            raise RuntimeError(f"{command[0]} peer failed: {result}")
+        return float(result["wall"]), float(result["cpu"])
+
+    return run
+
+
+# --------------------------------------------------------------------------- measuring
+
+LABELS = {
+    "bare": "bare websockets + orjson",
+    "transport": "OpenAIRealtimeWebSocket",
+    "transport+data": "  ... listener reads .data",
+    "agents": "openai-agents (Python)",
+    "js": "@openai/agents-realtime (node)",
+}
+TARGETS = {"transport": 0.8, "transport+data": 0.6}
+
+
+async def measure(url: str, expected: int, rounds: int, peers: dict[str, Client]) -> None:
+    clients: dict[str, Client] = {
+        "bare": bare,
+        "transport": transport,
+        "transport+data": transport_decoding,
+        **peers,
+    }
     names = list(clients)
     wall: dict[str, list[float]] = {name: [] for name in clients}
     cpu: dict[str, list[float]] = {name: [] for name in clients}
-    wall_ratios: dict[str, list[float]] = {"transport": [], "transport+data": []}
-    cpu_ratios: dict[str, list[float]] = {"transport": [], "transport+data": []}
     for round_ in range(rounds):
-        order = names[round_ % 3 :] + names[: round_ % 3]
-        this_round: dict[str, Rates] = {}
-        for name in order:
-            this_round[name] = await clients[name](url, expected)
-            wall[name].append(this_round[name][0])
-            cpu[name].append(this_round[name][1])
-        for name in wall_ratios:
-            wall_ratios[name].append(this_round[name][0] / this_round["bare"][0])
-            cpu_ratios[name].append(this_round[name][1] / this_round["bare"][1])
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            rates = await clients[name](url, expected)
+            wall[name].append(rates[0])
+            cpu[name].append(rates[1])
         print(
             f"  round {round_ + 1}: "
-            + "   ".join(
-                f"{n} {this_round[n][0]:>7,.0f} ({this_round[n][1]:>7,.0f})" for n in names
-            )
-            + "   ratios "
-            + " / ".join(
-                f"{wall_ratios[n][-1]:.2f} ({cpu_ratios[n][-1]:.2f})" for n in wall_ratios
-            ),
+            + "   ".join(f"{n} {wall[n][-1]:>7,.0f} ({cpu[n][-1]:>7,.0f})" for n in names)
+            + "   / bare "
+            + " ".join(f"{wall[n][-1] / wall['bare'][-1]:.2f}" for n in names[1:]),
             flush=True,
         )
     med = statistics.median
-    print("events/s, median: wall clock (per CPU second of the client process)")
-    labels = {
-        "bare": "bare websockets + orjson",
-        "transport": "OpenAIRealtimeWebSocket",
-        "transport+data": "  ... listener reads .data",
-    }
+
+    def ratios(a: str, b: str, clock: dict[str, list[float]]) -> list[float]:
+        return [x / y for x, y in zip(clock[a], clock[b], strict=True)]
+
+    print("events/s, median: wall clock (per CPU second of the client's process)")
     for name in names:
-        print(f"  {labels[name]:<28} {med(wall[name]):>9,.0f} ({med(cpu[name]):>9,.0f})")
-    for name, target in (("transport", " (target >= 0.7)"), ("transport+data", "")):
-        print(
-            f"{name} / bare: median {med(wall_ratios[name]):.2f} wall, "
-            f"{med(cpu_ratios[name]):.2f} CPU; best {max(wall_ratios[name]):.2f} / "
-            f"{max(cpu_ratios[name]):.2f}{target}"
-        )
+        print(f"  {LABELS[name]:<31} {med(wall[name]):>9,.0f} ({med(cpu[name]):>9,.0f})")
+    print("ratios, median of the rounds: wall clock (CPU)")
+    for name in names[1:]:
+        w, c = ratios(name, "bare", wall), ratios(name, "bare", cpu)
+        target = TARGETS.get(name)
+        verdict = ""
+        if target is not None:  # judged by CPU time: the wall clock follows the neighbours
+            verdict = f"   target >= {target}: {'met' if med(c) >= target else 'MISSED'} (CPU)"
+        print(f"  {name + ' / bare':<28} {med(w):5.2f} ({med(c):5.2f}){verdict}")
+    for ours in ("transport", "transport+data"):
+        for name in peers:
+            w, c = ratios(ours, name, wall), ratios(ours, name, cpu)
+            print(f"  {ours + ' / ' + name:<28} {med(w):5.2f} ({med(c):5.2f})")
     print(f"({rounds} rounds, {expected:,} frames each; CPU time is robust to busy neighbours)")
 
 
@@ -195,6 +275,17 @@ def main() -> int:
     frames = 10_000 if args.quick else 100_000
     rounds = args.rounds or (3 if args.quick else 6)
     path = cassette_path(frames)
+    peers: dict[str, Client] = {}
+    python, why_not = agents_python()
+    if python is not None:
+        peers["agents"] = peer([str(python), str(HERE / "_peer_agents.py")])
+    else:
+        print(f"skipped the openai-agents peer: {why_not}")
+    command, why_not = node_peer()
+    if command is not None:
+        peers["js"] = peer(command)
+    else:
+        print(f"skipped the JS SDK peer: {why_not}")
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(path)],
         stdin=subprocess.PIPE,
@@ -208,7 +299,8 @@ def main() -> int:
         print(
             f"transport receive+dispatch: {count} frames of {path.name}, server in its own process"
         )
-        asyncio.run(measure(f"ws://127.0.0.1:{port}/v1/realtime?model=bench", int(count), rounds))
+        url = f"ws://127.0.0.1:{port}/v1/realtime?model=bench"
+        asyncio.run(measure(url, int(count), rounds, peers))
     finally:
         assert server.stdin is not None
         server.stdin.close()

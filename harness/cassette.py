@@ -32,6 +32,7 @@ import base64
 import binascii
 import contextlib
 import io
+import math
 import os
 import re
 import warnings
@@ -47,6 +48,7 @@ from harness.errors import CassetteError, CassetteNotFound, UsageError
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "MAX_DEPTH",
     "CanonicalLine",
     "Cassette",
     "CassetteReader",
@@ -59,10 +61,12 @@ __all__ = [
     "StrPath",
     "encode_event_frame",
     "encode_frame",
+    "exceeds_depth",
     "load_cassette",
     "open_cassette",
     "parse_frame_line",
     "split_canonical",
+    "wire_close",
 ]
 
 FORMAT_NAME = "realtime-harness-cassette"
@@ -76,6 +80,68 @@ _HEADER_KEYS = frozenset(
 )
 _PAYLOAD_KEYS = ("event", "binary", "close")
 _READ_BUFFER = 1 << 20
+
+MAX_DEPTH = 128
+"""The deepest JSON nesting an event may have (the event object itself is level 1).
+
+Everything read is also sent again: a replayed server event is re-encoded (orjson stops
+encoding at 254 levels, though it decodes 1,024), a client event is matched and diffed,
+and simulate mode copies events into its answers. A cassette line, or a client frame the
+fake server receives, nested deeper than this is refused with a located error instead of
+crashing half-way through a replay. Real Realtime events nest fewer than 10 levels (a
+tool's JSON schema a few more); 128 leaves room for both and for the one level an answer
+wraps around an echoed value.
+"""
+
+
+_COUNT_BELOW = 4096  # exceeds_depth counts brackets in texts up to this length
+
+
+def exceeds_depth(value: Any, limit: int = MAX_DEPTH, text: bytes | str | None = None) -> bool:
+    """Whether the JSON ``value`` nests more than ``limit`` levels (a container is a level).
+
+    ``text``, the JSON the value was decoded from, makes the common case cheap: a text
+    with no more than ``limit`` brackets cannot nest deeper, so the value is not walked.
+    Counting costs per byte and walking per container, so only short texts are counted
+    (a long line is mostly one string: audio). Iterative: it never recurses.
+    """
+    if text is not None:
+        if len(text) <= limit:
+            return False
+        if len(text) <= _COUNT_BELOW:
+            brackets = (
+                text.count(b"{") + text.count(b"[")
+                if isinstance(text, bytes)
+                else text.count("{") + text.count("[")
+            )
+            if brackets <= limit:
+                return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _not_json(exc: Exception) -> str:
+    if "depth limit exceeded" in str(exc):  # orjson decodes at most 1,024 levels
+        return _too_deep("the event")
+    return f"not JSON: {exc}"
+
+
+def _too_deep(what: str) -> str:
+    return (
+        f"{what} nests more than {MAX_DEPTH} levels deep, which cannot be replayed (real "
+        "Realtime events nest fewer than 10; README: The cassette format)"
+    )
 
 
 class Side(StrEnum):
@@ -152,6 +218,8 @@ class Header:
 
         if not isinstance(obj, dict):
             raise bad(f"header must be a JSON object, got {_json_kind(obj)}")
+        if exceeds_depth(obj, MAX_DEPTH + 1):
+            raise bad(_too_deep("the header"))
         if "format" not in obj and "side" in obj:
             raise bad("frame before the header: line 1 must be the cassette header")
         if obj.get("format") != FORMAT_NAME:
@@ -290,6 +358,25 @@ class Frame:
         return obj
 
 
+_TORN: Any = object()  # CassetteReader._decode's answer for a tolerated torn last line
+
+
+def wire_close(code: int | None, reason: str = "") -> tuple[int | None, str]:
+    """A recorded close's code and reason as an endpoint may put them in a close frame.
+
+    A cassette may hold any code 1000..4999 (1005, 1006 and 1015 record a close without
+    status, a dropped link, a TLS failure); RFC 6455 7.4 lets an endpoint send only
+    1000-1003, 1007-1014 and 3000-4999, and 5.5 caps the reason at 123 UTF-8 bytes. Any
+    other code becomes a close without status (``None``), and the reason is cut to fit.
+    """
+    if code is None or not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        return None, ""
+    data = reason.encode("utf-8")
+    if len(data) > 123:
+        reason = data[:123].decode("utf-8", "ignore")
+    return code, reason
+
+
 # The bytes around "t" in a line, per (side, conn, payload key): a line is these, t, the
 # payload and "}". Built once per key from the layout below; bounded (conns are few).
 _ENVELOPES: dict[tuple[str, int, str], tuple[bytes, bytes]] = {}
@@ -350,11 +437,15 @@ class Cassette:
         header: the header line.
         frames: every frame, in file order.
         path: the file it was loaded from, if any (used in error messages).
+        torn: what :func:`load_cassette` ``(allow_torn=True)`` found at the end: the error
+            naming the torn last line, or ``None`` for a whole file.
     """
 
     header: Header
     frames: tuple[Frame, ...]
     path: str | None = None
+    torn: CassetteError | None = None
+    """The torn last line, when loaded with ``allow_torn=True`` (its frames stop before it)."""
 
     def conns(self) -> tuple[int, ...]:
         """The connection indexes present, sorted."""
@@ -397,7 +488,7 @@ def _parse_frame(obj: Any, *, path: str | None, lineno: int) -> Frame:
     if "t" not in obj:
         raise bad("missing field 't'")
     t = obj["t"]
-    if isinstance(t, bool) or not isinstance(t, int | float) or t != t:
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
         raise bad(f"field 't' must be a number of seconds, got {_json_kind(t)}")
     if t < 0:
         raise bad(f"field 't' must not be negative, got {t}")
@@ -418,6 +509,8 @@ def _parse_frame(obj: Any, *, path: str | None, lineno: int) -> Frame:
             raise bad(f"field 'event' must be a JSON object, got {_json_kind(value)}")
         if "type" in value and not isinstance(value["type"], str):
             raise bad("field 'event.type' must be a string")
+        if exceeds_depth(value):
+            raise bad(_too_deep("the event"))
         return Frame(side=side, t=float(t), conn=conn, event=value, lineno=lineno)
     if key == "binary":
         if not isinstance(value, str):
@@ -467,12 +560,23 @@ class CanonicalLine(NamedTuple):
 def split_canonical(line: bytes) -> CanonicalLine | None:
     """Split a line written by :class:`CassetteWriter` into envelope and payload bytes.
 
-    Returns ``None`` for any other layout (hand-written lines, other key orders). Does not
-    validate the payload: a line this accepts is valid iff its payload is one JSON value,
-    which :class:`CassetteReader` checks.
+    Returns ``None`` for any other layout (hand-written lines, other key orders) and for
+    envelope numbers JSON does not allow. Does not validate the payload: a line this
+    accepts is valid iff its payload is one valid value for its key, which
+    :class:`CassetteReader` checks.
     """
     m = _CANONICAL.match(line)
     if m is None:
+        return None
+    # The envelope's numbers are read as JSON reads them (one parser, one answer): text the
+    # general path refuses (leading zeros, 1e999 overflowing to infinity, a conn too big
+    # for an integer) is left to it, so both paths accept exactly the same lines.
+    try:
+        t = _json.loads(m.group(2))
+        conn = _json.loads(m.group(3))
+    except _json.JSONDecodeError:
+        return None
+    if type(conn) is not int:
         return None
     if line.endswith(b"}\n"):
         end = len(line) - 2
@@ -481,9 +585,7 @@ def split_canonical(line: bytes) -> CanonicalLine | None:
         if end <= m.end() or line[end] != 0x7D:  # "}" closing the frame object
             return None
     side = Side.SERVER if m.group(1) == b"server" else Side.CLIENT
-    return CanonicalLine(
-        side, float(m.group(2)), int(m.group(3)), m.group(4).decode(), line[m.end() : end]
-    )
+    return CanonicalLine(side, float(t), conn, m.group(4).decode(), line[m.end() : end])
 
 
 def parse_frame_line(line: bytes | str, *, path: StrPath | None = None, lineno: int = 0) -> Frame:
@@ -496,7 +598,7 @@ def parse_frame_line(line: bytes | str, *, path: StrPath | None = None, lineno: 
     try:
         obj = _json.loads(line)
     except _json.JSONDecodeError as exc:
-        raise CassetteError(where, lineno, f"not JSON: {exc}") from None
+        raise CassetteError(where, lineno, _not_json(exc)) from None
     return _parse_frame(obj, path=where, lineno=lineno)
 
 
@@ -508,9 +610,13 @@ class CassetteReader:
     bad line, after every frame before it was yielded. Use as a context manager (or call
     :meth:`close`). Iterating a second time raises :class:`~harness.errors.UsageError`;
     open the file again instead.
+
+    With ``allow_torn=True`` a torn last line (no newline, not complete JSON: what a
+    recorder killed mid-write leaves) ends the iteration instead of raising, and
+    :attr:`torn` holds the error that names it; any other bad line still raises.
     """
 
-    def __init__(self, path: StrPath) -> None:
+    def __init__(self, path: StrPath, *, allow_torn: bool = False) -> None:
         """Open ``path`` and read its header line.
 
         Raises:
@@ -527,6 +633,9 @@ class CassetteReader:
             raise CassetteError(self.path, None, "is a directory, not a cassette file") from None
         self._lineno = 0
         self._started = False
+        self._allow_torn = allow_torn
+        self.torn: CassetteError | None = None
+        """The torn last line's error, once iteration reached it (``allow_torn=True``)."""
         self.writer_layout = True
         """Whether every event line read so far that starts in the writer's layout is
         exactly in it, its ``"event"`` value last (:func:`split_canonical` slices them)."""
@@ -549,13 +658,17 @@ class CassetteReader:
             return _json.loads(raw)
         except _json.JSONDecodeError as exc:
             if not complete:
-                raise CassetteError(
+                torn = CassetteError(
                     self.path,
                     self._lineno,
                     "torn last line: it ends without a newline and is not complete JSON "
                     "(the writer was probably interrupted; the frames before it are intact)",
-                ) from None
-            raise CassetteError(self.path, self._lineno, f"not JSON: {exc}") from None
+                )
+                if self._allow_torn and self._started:
+                    self.torn = torn
+                    return _TORN
+                raise torn from None
+            raise CassetteError(self.path, self._lineno, _not_json(exc)) from None
 
     def _read_header(self) -> Header:
         line = self._next_line()
@@ -580,6 +693,8 @@ class CassetteReader:
             frame = self._fast_frame(line[0])
             if frame is None:
                 obj = self._decode(*line)
+                if obj is _TORN:
+                    return
                 frame = _parse_frame(obj, path=path, lineno=self._lineno)
             previous = last_t.get(frame.conn)
             if previous is not None and frame.t < previous:
@@ -603,6 +718,8 @@ class CassetteReader:
             return None  # the full path reports it properly
         if not isinstance(event, dict) or not isinstance(event.get("type", ""), str):
             return None
+        if exceeds_depth(event, MAX_DEPTH, split.payload):
+            return None  # the full path reports it
         return Frame(side=split.side, t=split.t, conn=split.conn, event=event, lineno=self._lineno)
 
     def close(self) -> None:
@@ -621,7 +738,7 @@ class CassetteReader:
         self.close()
 
 
-def open_cassette(path: StrPath) -> CassetteReader:
+def open_cassette(path: StrPath, *, allow_torn: bool = False) -> CassetteReader:
     """Open a cassette for streaming; iterate the returned reader for its frames.
 
     Example::
@@ -635,19 +752,22 @@ def open_cassette(path: StrPath) -> CassetteReader:
         CassetteNotFound: the file does not exist.
         CassetteError: the header line is bad (frames are checked as they are read).
     """
-    return CassetteReader(path)
+    return CassetteReader(path, allow_torn=allow_torn)
 
 
-def load_cassette(path: StrPath) -> Cassette:
+def load_cassette(path: StrPath, *, allow_torn: bool = False) -> Cassette:
     """Load a whole (small) cassette into memory, validating every line.
+
+    With ``allow_torn=True`` a torn last line is not an error: the frames before it are
+    loaded and :attr:`Cassette.torn` names the line.
 
     Raises:
         CassetteNotFound: the file does not exist.
         CassetteError: any line is bad; the message names the file and line.
     """
-    with open_cassette(path) as reader:
+    with open_cassette(path, allow_torn=allow_torn) as reader:
         frames = tuple(reader)
-        return Cassette(header=reader.header, frames=frames, path=reader.path)
+        return Cassette(header=reader.header, frames=frames, path=reader.path, torn=reader.torn)
 
 
 class CassetteWriter:

@@ -164,12 +164,16 @@ def _listen_error(host: str, port: int, exc: OSError) -> UsageError:
 async def _replay(
     path: str, speed: float, client: ClientKind, timeout: float, quiet: bool, out: TextIO
 ) -> int:
-    server = FakeRealtimeServer(path, speed=speed)
+    # A torn cassette (a crashed recording) plays the frames before the tear, then FAILs.
+    server = FakeRealtimeServer(path, speed=speed, allow_torn=True)
     script = server.script
-    counts = {"frames": 0}
+    if script.torn is not None:
+        print(f"warning: {script.torn}; playing the frames before it", file=out)
+    counts = {"frames": 0, "unexpected": 0}
 
     def emit(entry: TimelineEntry) -> None:
         counts["frames"] += 1
+        counts["unexpected"] += entry.unexpected  # a timeout, an error: never a PASS
         if not quiet:
             print(entry.render(), file=out)
 
@@ -191,6 +195,15 @@ async def _replay(
     except CassetteMismatch as exc:
         print(f"FAIL: {path}", file=out)
         print(str(exc), file=out)
+        return 1
+    if script.torn is not None or counts["unexpected"]:
+        why = (
+            f"the cassette is torn at line {script.torn.lineno}; the frames before it played"
+            if script.torn is not None
+            else f"the client saw {counts['unexpected']} frame(s) not in the cassette or "
+            "waited in vain (marked in the timeline)"
+        )
+        print(f"FAIL: {path}: {why}", file=out)
         return 1
     conns = len(script.conns)
     print(

@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Data
 
 from harness import _json, _net
-from harness.cassette import Frame, FrameKind, Side
+from harness.cassette import Frame, FrameKind, Side, wire_close
 from harness.errors import TransportError, UsageError
 from harness.matching import compare_events
 from harness.refusal import parse_refusal
@@ -193,7 +193,7 @@ async def _play_connection(
         frame = prepared.frame
         if frame.side is Side.CLIENT:
             if frame.kind is FrameKind.CLOSE:
-                await ws.close(frame.close_code or 1000, frame.close_reason)
+                await _net.send_close(ws, *wire_close(frame.close_code, frame.close_reason))
                 emit(TimelineEntry(now(), conn, Side.CLIENT, frame.describe()))
                 return
             if frame.event is not None:

@@ -108,6 +108,16 @@ class EventEmitter:
         entries = self._listeners.get(event)
         if not entries:
             return False
+        if len(entries) == 1:  # the common case, without the snapshot copy
+            entry = entries[0]
+            if isinstance(entry, _Once):
+                self._remove_entry(event, entry)
+                result = entry.listener(*args)
+            else:
+                result = entry(*args)
+            if result is not None and inspect.isawaitable(result):
+                self._hand_off(result)
+            return True
         for entry in tuple(entries):
             if isinstance(entry, _Once):
                 self._remove_entry(event, entry)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import reprlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -232,7 +233,12 @@ def format_value(value: Any, *, digest: bool = False, limit: int = 120) -> str:
     try:
         text = _json.dumps_str(value)
     except ValueError:
-        text = repr(value)
+        # Not JSON (bytes, a value nested past the encoder's 254 levels): a bounded
+        # description, never repr(), which recurses without limit on nested containers.
+        if isinstance(value, dict | list):
+            text = f"<{'an object' if isinstance(value, dict) else 'an array'} nested too deep>"
+        else:
+            text = reprlib.repr(value)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text

@@ -37,7 +37,8 @@ h11-style; the server does the socket work and the waiting.
    it: ``0`` when ``speed`` is 0 (as fast as causality allows); otherwise the anchor's time
    plus the recorded gap divided by ``speed``, where the anchor is the arrival of the last
    client frame recorded before it (or the connect). The caller passes ``now`` in; the core
-   owns no clock.
+   owns no clock. A frame taken but not sent when the connection ends (it was waiting for
+   its time) is given back with :meth:`Replay.unsend` and counts as unplayed.
 10. **Ids the client mints are rebound** (:mod:`harness.rebinding`). Where a matched client
     event carries an id (``item.id``, ``previous_item_id``, ``event_id``...) the recording
     had another, later server events carry the client's id wherever the recording carried
@@ -57,26 +58,28 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from harness import _json
 from harness.cassette import (
+    MAX_DEPTH,
     Cassette,
     Frame,
     FrameKind,
     Header,
     Side,
     StrPath,
+    exceeds_depth,
     load_cassette,
     open_cassette,
     parse_frame_line,
     split_canonical,
 )
 from harness.conversation import error_event
-from harness.errors import UsageError
+from harness.errors import CassetteError, UsageError
 from harness.matching import (
     DEFAULT_RULES,
     Comparison,
@@ -114,6 +117,7 @@ DEFAULT_LOOKAHEAD = 1024
 # openai-agents refuses frames over 8 MiB; we answer bigger client frames with an error.
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 _UNPLAYED_KEPT = 20
+_MISMATCHES_KEPT = 100
 _DIFFS_SHOWN = 5
 _WAY_OUT = (
     "re-record with --realtime-record-mode=once, or ignore the field (README: Matching rules)"
@@ -185,14 +189,32 @@ class Prepared(NamedTuple):
         return parse_frame_line(self.line, path=self.path, lineno=self.lineno)
 
 
-def prepare(frame: Frame) -> Prepared:
-    """Encode a frame's payload for sending (server event -> JSON bytes, binary -> bytes)."""
+def prepare(frame: Frame, *, path: str | None = None) -> Prepared:
+    """Encode a frame's payload for sending (server event -> JSON bytes, binary -> bytes).
+
+    Raises:
+        CassetteError: the event nests deeper than :data:`~harness.cassette.MAX_DEPTH`
+            (or cannot be encoded): it could not be sent or matched. Cassettes read from a
+            file are refused earlier, by the reader; this catches frames built in code.
+    """
     data = b""
-    if frame.side is Side.SERVER:
-        if frame.event is not None:
-            data = _json.dumps(frame.event)
-        elif frame.binary is not None:
-            data = frame.binary
+    event = frame.event
+    if event is not None:
+        try:
+            encoded = _json.dumps(event)
+        except ValueError as exc:
+            raise CassetteError(path, frame.lineno or None, f"{frame.side} event: {exc}") from None
+        if exceeds_depth(event, MAX_DEPTH, encoded):
+            raise CassetteError(
+                path,
+                frame.lineno or None,
+                f"{frame.side} event nests more than {MAX_DEPTH} levels deep, which cannot "
+                "be replayed",
+            )
+        if frame.side is Side.SERVER:
+            data = encoded
+    elif frame.side is Side.SERVER and frame.binary is not None:
+        data = frame.binary
     return Prepared(frame.side, frame.t, frame.kind, data, frame.lineno, frame)
 
 
@@ -214,6 +236,11 @@ class Script(Protocol):
         """The recorded connection indexes, sorted (at least one)."""
         ...
 
+    @property
+    def torn(self) -> CassetteError | None:
+        """The torn last line the frames stop before (``allow_torn=True``), else ``None``."""
+        ...
+
     def frames(self, conn: int) -> Iterator[Prepared]:
         """The prepared frames of recorded connection ``conn``, in order."""
         ...
@@ -227,7 +254,7 @@ class ReplayScript:
         self.cassette = cassette
         by_conn: dict[int, list[Prepared]] = {}
         for frame in cassette.frames:
-            by_conn.setdefault(frame.conn, []).append(prepare(frame))
+            by_conn.setdefault(frame.conn, []).append(prepare(frame, path=cassette.path))
         self._by_conn = {k: tuple(v) for k, v in by_conn.items()}
 
     @property
@@ -242,6 +269,10 @@ class ReplayScript:
     def conns(self) -> tuple[int, ...]:
         return tuple(sorted(self._by_conn)) or (0,)
 
+    @property
+    def torn(self) -> CassetteError | None:
+        return self.cassette.torn
+
     def frames(self, conn: int) -> Iterator[Prepared]:
         return iter(self._by_conn.get(conn, ()))
 
@@ -253,15 +284,16 @@ class StreamingScript:
     a bad cassette fails when the server starts, not halfway through a test.
     """
 
-    def __init__(self, path: StrPath) -> None:
-        """Validate ``path`` and note its connection indexes."""
+    def __init__(self, path: StrPath, *, allow_torn: bool = False) -> None:
+        """Validate ``path`` and note its connection indexes (and a tolerated torn tail)."""
         conns: set[int] = set()
-        with open_cassette(path) as reader:
+        with open_cassette(path, allow_torn=allow_torn) as reader:
             self._header = reader.header
             self._path = reader.path
             for frame in reader:
                 conns.add(frame.conn)
             self._sliceable = reader.writer_layout
+            self._torn = reader.torn
         self._conns = tuple(sorted(conns)) or (0,)
 
     @property
@@ -275,6 +307,10 @@ class StreamingScript:
     @property
     def conns(self) -> tuple[int, ...]:
         return self._conns
+
+    @property
+    def torn(self) -> CassetteError | None:
+        return self._torn
 
     def frames(self, conn: int) -> Iterator[Prepared]:
         # The file was validated when this script was built, so lines are not checked again.
@@ -290,8 +326,11 @@ class StreamingScript:
             + rb',"event":'
         ).match
         header_seen = False
+        stop = self._torn.lineno if self._torn is not None and self._torn.lineno else None
         with open(path, "rb", buffering=1 << 20) as file:
             for lineno, raw in enumerate(file, start=1):
+                if lineno == stop:
+                    return  # the torn last line (allow_torn): the frames before it only
                 if sliceable:
                     m = mine(raw)
                     if m is not None and raw.endswith(b"}\n"):
@@ -332,12 +371,19 @@ class StreamingScript:
                     yield prepare(frame)
 
 
-def load_script(source: StrPath | Cassette, *, preload_limit: int = 64 * 1024 * 1024) -> Script:
+def load_script(
+    source: StrPath | Cassette,
+    *,
+    preload_limit: int = 64 * 1024 * 1024,
+    allow_torn: bool = False,
+) -> Script:
     """The script for a cassette: loaded and pre-encoded if small, else streamed from disk.
 
     Args:
         source: a cassette path, or a loaded :class:`~harness.cassette.Cassette`.
         preload_limit: files up to this many bytes are loaded whole.
+        allow_torn: play the frames before a torn last line instead of refusing the file
+            (:attr:`Script.torn` then names the line).
 
     Raises:
         CassetteNotFound, CassetteError: the file is missing or bad (any line).
@@ -350,8 +396,8 @@ def load_script(source: StrPath | Cassette, *, preload_limit: int = 64 * 1024 * 
     except OSError:
         size = 0  # open_cassette reports the missing file properly
     if size > preload_limit:
-        return StreamingScript(path)
-    return ReplayScript(load_cassette(path))
+        return StreamingScript(path, allow_torn=allow_torn)
+    return ReplayScript(load_cassette(path, allow_torn=allow_torn))
 
 
 class Outgoing(NamedTuple):
@@ -484,6 +530,12 @@ def parse_client_text(
         return Malformed(
             ErrorCode.INVALID_JSON, f"The server could not parse the event as JSON: {exc}"
         )
+    if exceeds_depth(value, MAX_DEPTH, data):
+        return Malformed(
+            ErrorCode.INVALID_JSON,
+            f"The event nests more than {MAX_DEPTH} levels deep; the server does not accept "
+            "events nested that deep.",
+        )
     if not isinstance(value, dict):
         kind = (
             "array"
@@ -590,6 +642,7 @@ class Replay:
         self._connected = False
         self._ended = False
         self._mismatches: list[Mismatch] = []
+        self._mismatches_dropped = 0
         self._result: ReplayResult | None = None
         self._ids = IdBindings()  # rule 10: ids the client mints, rebound
 
@@ -663,6 +716,18 @@ class Replay:
                 continue
             window.popleft()
             return self._outgoing(prepared)
+
+    def unsend(self, outgoing: Iterable[Outgoing]) -> None:
+        """Give back frames taken from :meth:`next_to_send` that never reached the client.
+
+        The server calls it when the connection ends while a frame waits for its paced
+        time (or a batch is still being gathered): the frames go back to the front of the
+        window, in order, so :meth:`finish` reports them as unplayed (rule 8) instead of
+        counting them as sent. Error events the harness made are dropped.
+        """
+        for out in reversed(list(outgoing)):
+            if out.source is not None:
+                self._window.appendleft(_Entry(out.source, 0))
 
     def _outgoing(self, prepared: Prepared) -> Outgoing:
         due = 0.0
@@ -905,7 +970,12 @@ class Replay:
         )
 
     def _record(self, mismatch: Mismatch) -> None:
-        self._mismatches.append(mismatch)
+        # A client that sends a flood of bad frames gets an error for each, but only the
+        # first _MISMATCHES_KEPT are kept (each holds what was received: up to 8 MiB).
+        if len(self._mismatches) < _MISMATCHES_KEPT:
+            self._mismatches.append(mismatch)
+        else:
+            self._mismatches_dropped += 1
         self._control.append(Outgoing(OutKind.TEXT, _json.dumps(mismatch.error_event), 0.0, None))
 
     def finish(self) -> ReplayResult:
@@ -954,6 +1024,14 @@ class Replay:
                 report=self._unplayed_report(count, kept, waiting_for),
                 read_lines=tuple(read_lines),
                 rest_from=rest_from,
+            )
+        if self._mismatches_dropped:
+            last = self._mismatches[-1]
+            more = self._mismatches_dropped
+            self._mismatches[-1] = replace(
+                last,
+                report=f"{last.report}\n  ... and {more} more mismatch{'es' if more > 1 else ''} "
+                f"on this connection, not kept (the first {_MISMATCHES_KEPT} are)",
             )
         self._result = ReplayResult(tuple(self._mismatches), unplayed)
         return self._result

@@ -25,17 +25,20 @@ import asyncio
 import contextlib
 import itertools
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from harness import _json, _net
-from harness.cassette import Cassette, StrPath
+from harness.cassette import Cassette, StrPath, wire_close
 from harness.conversation import SimulatedSession, error_event
 from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
@@ -46,6 +49,7 @@ from harness.replay import (
     ErrorCode,
     Malformed,
     Mismatch,
+    Outgoing,
     OutKind,
     Replay,
     ReplayResult,
@@ -114,6 +118,7 @@ class FakeRealtimeServer:
         preload_limit: int = 64 * 1024 * 1024,
         clock: Clock | None = None,
         model: str | None = None,
+        allow_torn: bool = False,
     ) -> None:
         """Load (and validate) the cassette; nothing listens until the server starts.
 
@@ -130,6 +135,8 @@ class FakeRealtimeServer:
                 bigger ones are streamed from disk per connection (constant memory).
             clock: the clock pacing waits on (default: the monotonic clock).
             model: the model in :attr:`url` (default: the cassette's ``query.model``).
+            allow_torn: serve the frames before a torn last line (a crashed recording)
+                instead of refusing the cassette; ``server.script.torn`` names the line.
 
         Raises:
             CassetteNotFound, CassetteError: the cassette is missing or malformed.
@@ -138,7 +145,9 @@ class FakeRealtimeServer:
         if speed < 0 or speed != speed:
             raise UsageError(f"speed must be 0 (no pacing) or a positive factor, got {speed}")
         self._script: Script | None = (
-            None if cassette is None else load_script(cassette, preload_limit=preload_limit)
+            None
+            if cassette is None
+            else load_script(cassette, preload_limit=preload_limit, allow_torn=allow_torn)
         )
         self.speed = float(speed)
         self.host = host
@@ -152,7 +161,11 @@ class FakeRealtimeServer:
         self._history: tuple[Mapping[str, Any], ...] | None = None
         self._server: Server | None = None
         self._serial = itertools.count()
-        self._serials: dict[ServerConnection, int] = {}  # handshake -> connection serial
+        # handshake -> connection serial. Weak: a client that resets before the 101 never
+        # reaches _handle, and its entry must go with its connection, not at aclose().
+        self._serials: weakref.WeakKeyDictionary[ServerConnection, int] = (
+            weakref.WeakKeyDictionary()
+        )
         self._live: dict[int, Replay] = {}
         self._results: dict[int, ReplayResult] = {}
         self.sessions: list[SimulatedSession] = []
@@ -204,8 +217,11 @@ class FakeRealtimeServer:
 
     @property
     def url(self) -> str:
-        """``ws://HOST:PORT/v1/realtime?model=MODEL``: the URL clients connect to."""
-        return f"{self.base_url}/realtime?model={self.model}"
+        """``ws://HOST:PORT/v1/realtime?model=MODEL``: the URL clients connect to.
+
+        The model is percent-encoded (a cassette's model may hold ``#``, ``&``, spaces...).
+        """
+        return f"{self.base_url}/realtime?model={quote(self.model, safe='')}"
 
     async def start(self) -> None:
         """Start listening."""
@@ -377,44 +393,53 @@ class FakeRealtimeServer:
 
     async def _send_loop(self, ws: ServerConnection, replay: Replay, wake: asyncio.Event) -> None:
         clock = self.clock
-        batch: list[tuple[bytes, bool]] = []
+        # Frames taken from the replay and not yet written to the socket: a paced frame
+        # waiting for its time, a batch being gathered. If the connection ends first they
+        # go back to the replay, which reports them as never played (no false PASS).
+        held: list[Outgoing] = []
         size = 0
         try:
             while True:
                 out = replay.next_to_send()
                 if out is None:
-                    if batch:  # all that is ready now goes out before waiting
-                        await _net.send_messages(ws, batch)
-                        batch, size = [], 0
+                    if held:  # all that is ready now goes out before waiting
+                        await _send_held(ws, held)
+                        size = 0
                         continue
                     if replay.ended:
                         return
                     await wake.wait()
                     wake.clear()
                     continue
-                if out.due:  # paced: each frame at its own time, unbatched
-                    if batch:
-                        await _net.send_messages(ws, batch)
-                        batch, size = [], 0
+                if out.due and held:  # paced: each frame at its own time, unbatched
+                    await _send_held(ws, held)
+                    size = 0
+                held.append(out)
+                if out.due:
                     await clock.sleep_until(out.due)
                 kind = out.kind
                 if kind is OutKind.TEXT or kind is OutKind.BINARY:
-                    batch.append((out.data, kind is OutKind.TEXT))
                     size += len(out.data)
-                    if out.due or len(batch) >= _BATCH_FRAMES or size >= _BATCH_BYTES:
-                        await _net.send_messages(ws, batch)
-                        batch, size = [], 0
+                    if out.due or len(held) >= _BATCH_FRAMES or size >= _BATCH_BYTES:
+                        await _send_held(ws, held, keep_last=False)
+                        size = 0
                     continue
-                if batch:
-                    await _net.send_messages(ws, batch)
-                    batch, size = [], 0
+                await _send_held(ws, held, keep_last=True)  # the frames before the close
+                # The close frame is written before close() first awaits, so it counts as
+                # sent from here: the handler may cancel us while close() awaits the
+                # client's answer.
+                held.clear()
                 if kind is OutKind.CLOSE:
-                    await _net.send_close(ws, out.code, out.reason)
+                    await _net.send_close(ws, *wire_close(out.code, out.reason))
                 else:
                     _net.abort(ws)
                 return
         except ConnectionClosed:
+            replay.unsend(held)
             return
+        except asyncio.CancelledError:
+            replay.unsend(held)
+            raise
 
     async def _simulate(self, ws: ServerConnection, serial: int) -> None:
         session = SimulatedSession(self._history or (), model=self.model)
@@ -453,3 +478,24 @@ class FakeRealtimeServer:
                     await ws.send(_json.dumps(event), text=True)
         except ConnectionClosed:
             return
+
+
+async def _send_held(
+    ws: ServerConnection, held: list[Outgoing], *, keep_last: bool = False
+) -> None:
+    """Send the held frames (all but the last with ``keep_last``) and stop holding them.
+
+    On an open connection websockets writes every message to the transport before its
+    first await (``send_context``), so they count as sent from the call on: a cancel during
+    the drain that follows does not report frames the client may already have.
+    """
+    outs = held[:-1] if keep_last else held[:]
+    if not outs:
+        return
+    messages = [(o.data, o.kind is OutKind.TEXT) for o in outs]
+    written = ws.state is State.OPEN
+    if written:
+        del held[: len(outs)]
+    await _net.send_messages(ws, messages)  # raises ConnectionClosed when not open
+    if not written:
+        del held[: len(outs)]

@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness import _json
 from harness.cassette import (
@@ -575,3 +577,58 @@ def test_close_with_a_frame_is_the_deprecated_write_close(tmp_path: Path) -> Non
     )
     with pytest.raises(ValueError, match="closed file"):
         w.event("server", 1.0, 0, {"type": "late"})
+
+
+# -- nesting and close codes (issue 13) -----------------------------------------------------
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _containers(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+
+
+_NESTED = st.recursive(
+    st.integers(-1000, 1000) | st.text(max_size=3),
+    _containers,
+    max_leaves=40,
+)
+
+
+@given(_NESTED, st.integers(0, 8), st.booleans())
+def test_exceeds_depth_is_the_json_nesting_compared_with_the_limit(
+    value: object, limit: int, with_text: bool
+) -> None:
+    from harness.cassette import exceeds_depth
+
+    text = _json.dumps(value) if with_text else None
+    assert exceeds_depth(value, limit, text) is (_depth(value) > limit)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "sent"),
+    [
+        (1000, "bye", (1000, "bye")),
+        (1011, "x" * 200, (1011, "x" * 123)),
+        (4000, "é" * 100, (4000, "é" * 61)),  # 123 bytes hold 61 two-byte characters
+        (1005, "r", (None, "")),
+        (1006, "r", (None, "")),
+        (1015, "", (None, "")),
+        (1004, "", (None, "")),
+        (2999, "", (None, "")),
+        (None, "r", (None, "")),
+        (3000, "", (3000, "")),
+    ],
+)
+def test_wire_close_is_what_an_endpoint_may_send(
+    code: int | None, reason: str, sent: tuple[int | None, str]
+) -> None:
+    from harness.cassette import wire_close
+
+    assert wire_close(code, reason) == sent

@@ -59,7 +59,15 @@ RANKS: dict[str, int] = {
     "strategies": GENERATORS,
     "_net": IO,  # the websockets boundary: the one I/O module the others may import
     "server": IO,
+    # the transport package: a sans-I/O core under a thin asyncio shell
     "transport": IO,
+    "transport.websocket": IO,
+    "transport.protocol": CORE,
+    "transport.sequencer": CORE,
+    "transport.session_config": CORE,
+    "transport.schema": CORE,
+    "transport.payloads": CORE,
+    "transport._js": CORE,
     "recorder": IO,
     "tap": COMPOSED,
     "drivers": COMPOSED,
@@ -77,11 +85,19 @@ BOUNDARY = {"_net"}
 DEPRECATED_ALIASES: dict[str, set[str]] = {"recorder": {"tap", "cli"}}
 # Third-party packages each rank may import (stdlib is always allowed, except I/O in core).
 THIRD_PARTY: dict[int, set[str]] = {
-    CORE: {"orjson"},
-    GENERATORS: {"orjson", "hypothesis"},
-    IO: {"orjson", "websockets"},
-    COMPOSED: {"orjson", "websockets", "hypothesis"},
-    FACES: {"orjson", "websockets", "hypothesis", "pytest", "_pytest", "pytest_asyncio"},
+    CORE: {"orjson", "pybase64"},
+    GENERATORS: {"orjson", "pybase64", "hypothesis"},
+    IO: {"orjson", "pybase64", "websockets"},
+    COMPOSED: {"orjson", "pybase64", "websockets", "hypothesis"},
+    FACES: {
+        "orjson",
+        "pybase64",
+        "websockets",
+        "hypothesis",
+        "pytest",
+        "_pytest",
+        "pytest_asyncio",
+    },
     ENTRY: {"orjson"},
 }
 # Modules that may also import these (an optional extra's packages).

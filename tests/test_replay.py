@@ -386,3 +386,53 @@ def test_a_hand_written_cassette_streams_through_the_full_parser(tmp_path: Path)
         {"type": "a", "event_id": "e"},
         {"type": "b", "event_id": "f"},
     ]
+
+
+def test_frames_given_back_unsent_are_reported_unplayed_in_order() -> None:
+    replay = replay_of(*SESSION, speed=1.0)
+    drain(replay)  # session.created
+    send(replay, "session.update", session={"instructions": "be brief"})
+    send(replay, "response.create")
+    taken = drain(replay)
+    assert types(taken) == ["session.updated", "response.created", "response.done"]
+    replay.unsend(taken[1:])  # the paced ones never reached the socket
+    result = replay.finish()
+    assert result.unplayed is not None and result.unplayed.count == 2
+    assert [f.event_type for f in result.unplayed.frames] == ["response.created", "response.done"]
+    assert result.unplayed.report.splitlines()[0] == (
+        f"{PATH}:6: 2 recorded frames never played on conn 0 (connection 0)"
+    )
+
+
+def test_error_events_given_back_are_dropped() -> None:
+    replay = replay_of(*SESSION)
+    drain(replay)
+    send(replay, "response.cancel")  # a mismatch: an error event the harness made
+    (error,) = drain(replay)
+    assert error.source is None
+    replay.unsend([error])
+    assert replay.next_to_send() is None
+
+
+def test_a_client_frame_nested_too_deep_gets_invalid_json() -> None:
+    replay = replay_of(*SESSION)
+    drain(replay)
+    replay.receive_text('{"type":"session.update","session":' + "[" * 200 + "]" * 200 + "}", 100.0)
+    (error,) = drain(replay)
+    body = _json.loads(error.data)["error"]
+    assert body["code"] == "invalid_json"
+    assert body["message"].startswith("The event nests more than 128 levels deep")
+
+
+def test_a_flood_of_bad_frames_keeps_the_first_hundred_mismatches_and_counts_the_rest() -> None:
+    replay = replay_of(*SESSION)
+    drain(replay)
+    for i in range(150):
+        send(replay, "response.cancel", event_id=f"c{i}")
+    errors = drain(replay)
+    assert len(errors) == 150  # every frame is answered
+    result = replay.finish()
+    assert len(result.mismatches) == 100
+    assert result.mismatches[-1].report.endswith(
+        "  ... and 50 more mismatches on this connection, not kept (the first 100 are)"
+    )

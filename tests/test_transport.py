@@ -1,12 +1,14 @@
-"""OpenAIRealtimeWebSocket over real sockets on 127.0.0.1 (the reference comparison is in
-tests/conformance; these pin our own API, errors and the Python-only parts)."""
+"""OpenAIRealtimeWebSocket over real sockets on 127.0.0.1: connecting, closing, tasks.
+
+What does not need a socket is tested on the sans-I/O core in
+tests/test_transport_protocol.py; hostile servers in tests/test_transport_hostile.py; the
+comparison with the reference in tests/conformance."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator, Callable
 from http import HTTPStatus
 from pathlib import Path
@@ -19,31 +21,25 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from harness.errors import (
-    HistoryError,
     TransportError,
     TransportNotConnected,
     UsageError,
 )
 from harness.items import (
-    FunctionCallItem,
     InputText,
     MessageItem,
     OutputText,
     Role,
-    item_from_json,
     item_to_wire,
 )
 from harness.server import FakeRealtimeServer
 from harness.transport import (
-    AudioEvent,
     CreateWebSocketOptions,
-    ErrorEvent,
     OpenAIRealtimeWebSocket,
-    ToolCallEvent,
     TurnDoneEvent,
     Usage,
-    _ResponseCreateSequencer,
 )
+from harness.transport.sequencer import ResponseCreateSequencer
 
 KEY = "sk-test-secret-0123456789"
 CASSETTES = sorted((Path(__file__).resolve().parent.parent / "cassettes").glob("*.jsonl"))
@@ -397,45 +393,10 @@ async def test_sending_while_disconnected_raises_the_reference_message() -> None
     transport.send_audio(b"\x00\x01")  # ignored unless connected, as in the reference
 
 
-async def test_frames_sent_from_sync_listeners_keep_their_order() -> None:
-    async with connected() as (server, transport, recorder):
-
-        def on_item(event: dict[str, Any]) -> None:
-            transport.send_event(
-                {"type": "conversation.item.retrieve", "item_id": event["item_id"]}
-            )
-
-        transport.on("conversation.item.deleted", on_item)
-        transport.send_event({"type": "input_audio_buffer.clear"})
-        await roundtrip(
-            server,
-            recorder,
-            {"type": "conversation.item.deleted", "event_id": "e1", "item_id": "a"},
-            {"type": "conversation.item.deleted", "event_id": "e2", "item_id": "b"},
-        )
-        transport.send_audio(b"\x01\x02", commit=True)
-        frames = await server.wait_frames(6)
-    assert [f["type"] for f in frames[1:]] == [
-        "input_audio_buffer.clear",
-        "conversation.item.retrieve",
-        "conversation.item.retrieve",
-        "input_audio_buffer.append",
-        "input_audio_buffer.commit",
-    ]
-    assert frames[4]["audio"] == "AQI="
-
-
-async def test_an_unserialisable_event_names_its_type() -> None:
-    async with connected() as (_, transport, _):
-        with pytest.raises(UsageError) as info:
-            transport.send_event({"type": "x.y", "bad": object()})
-        assert str(info.value).startswith("cannot send the 'x.y' event as JSON:")
-
-
 def test_response_create_sequencer_waits_for_done_and_coalesces() -> None:
     sent: list[dict[str, Any]] = []
     pumps: list[int] = []
-    sequencer = _ResponseCreateSequencer(sent.append, lambda e: None, lambda: pumps.append(1))
+    sequencer = ResponseCreateSequencer(sent.append, lambda e: None, lambda: pumps.append(1))
     sequencer.request_response_create({"type": "response.create"})
     sequencer.request_response_create({"type": "response.create"})
     sequencer.request_response_create({"type": "response.create"})
@@ -458,60 +419,6 @@ def test_response_create_sequencer_waits_for_done_and_coalesces() -> None:
 
 
 # --------------------------------------------------------------------------- receiving
-
-
-async def test_unknown_and_malformed_server_events_never_crash_the_transport() -> None:
-    async with connected() as (server, transport, recorder):
-        await roundtrip(
-            server,
-            recorder,
-            "not json at all",
-            "[1, 2]",
-            {"type": "from.the.future", "event_id": "e1", "x": 1},
-            {"type": "response.output_audio.delta", "event_id": "e2"},  # fails its schema
-            {
-                "type": "conversation.item.added",
-                "event_id": "e3",
-                "item": {
-                    "id": "m",
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text"}],
-                },
-            },
-        )
-        stars = [args[0]["type"] for args in recorder.named("*")]
-        assert stars[:3] == [
-            "from.the.future",
-            "response.output_audio.delta",
-            "conversation.item.added",
-        ]
-        assert recorder.named("from.the.future") == []
-        assert recorder.named("audio") == []
-        assert transport.status == "connected"
-        transport.send_message("still here", trigger_response=False)
-        frames = await server.wait_frames(2)
-        assert frames[-1]["type"] == "conversation.item.create"
-
-
-async def test_a_raising_listener_is_reported_and_reading_goes_on() -> None:
-    async with connected() as (server, transport, recorder):
-
-        def boom(event: Any) -> None:
-            raise RuntimeError("listener failed")
-
-        transport.on("response.created", boom)
-        errors: list[ErrorEvent] = []
-        transport.on("error", errors.append)
-        await roundtrip(
-            server,
-            recorder,
-            {"type": "response.created", "event_id": "e1", "response": {"id": "r1"}},
-            {"type": "conversation.item.deleted", "event_id": "e2", "item_id": "x"},
-        )
-        assert isinstance(errors[0].error, RuntimeError)
-        assert str(errors[0].error) == "listener failed"
-        assert recorder.named("item_deleted")
 
 
 async def test_async_listeners_run_as_tasks() -> None:
@@ -544,137 +451,12 @@ async def test_async_listeners_run_as_tasks() -> None:
         assert payloads[0].to_json()["response"]["usage"]["totalTokens"] == 5
 
 
-async def test_function_call_payload_and_output() -> None:
-    async with connected() as (server, transport, recorder):
-        item = {
-            "id": "fc_1",
-            "type": "function_call",
-            "status": "completed",
-            "name": "get_weather",
-            "call_id": "call_1",
-            "arguments": '{"city":"Paris"}',
-        }
-        await roundtrip(
-            server,
-            recorder,
-            {
-                "type": "response.output_item.done",
-                "event_id": "e1",
-                "response_id": "r1",
-                "output_index": 0,
-                "item": item,
-            },
-        )
-        (call,) = recorder.named("function_call")
-        assert call[0] == ToolCallEvent(
-            id="fc_1",
-            call_id="call_1",
-            name="get_weather",
-            arguments='{"city":"Paris"}',
-            response_id="r1",
-        )
-        transport.send_function_call_output(call[0], '{"temp": 21}')
-        frames = await server.wait_frames(3)
-    assert frames[1] == {
-        "type": "conversation.item.create",
-        "item": {"type": "function_call_output", "output": '{"temp": 21}', "call_id": "call_1"},
-    }
-    assert frames[2] == {"type": "response.create", "event_id": "agents_js_response_create_1"}
-
-
-async def test_interrupt_truncates_at_the_played_time_per_audio_format() -> None:
-    now = [1000.0]
-    async with connected(clock=lambda: now[0]) as (server, transport, recorder):
-        await roundtrip(
-            server,
-            recorder,
-            {
-                "type": "session.updated",
-                "event_id": "e0",
-                "session": {"audio": {"output": {"format": {"type": "audio/pcmu"}}}},
-            },
-        )
-        for i in range(2):
-            await roundtrip(
-                server,
-                recorder,
-                {
-                    "type": "response.output_audio.delta",
-                    "event_id": f"d{i}",
-                    "item_id": "it",
-                    "content_index": 0,
-                    "output_index": 0,
-                    "response_id": "r",
-                    "delta": "AAAA" * 200,
-                },
-            )
-        audio = recorder.named("audio")
-        assert audio[0][0] == AudioEvent(b"\x00" * 600, "r")
-        now[0] += 60.9  # 60.9 ms played of 150 ms (pcmu: 8 bytes a millisecond)
-        transport.interrupt()
-        frames = await server.wait_frames(2)
-        assert frames[-1] == {
-            "type": "conversation.item.truncate",
-            "item_id": "it",
-            "content_index": 0,
-            "audio_end_ms": 60,
-        }
-        assert recorder.named("audio_interrupted") == [()]
-
-
 # --------------------------------------------------------------------------- history
 
 
 def message(item_id: str, text: str, role: Role = Role.USER) -> MessageItem:
     part = OutputText(text) if role is Role.ASSISTANT else InputText(text)
     return MessageItem(item_id, role, (part,), status="completed")
-
-
-async def test_reset_history_sends_event_ids_and_tracks_acknowledgements() -> None:
-    a, b, c = message("a", "A"), message("b", "B", Role.ASSISTANT), message("c", "C")
-    async with connected() as (server, transport, recorder):
-        transport.reset_history([a, b], [a, c, b])
-        frames = await server.wait_frames(2)
-        assert frames[1] == {
-            "type": "conversation.item.create",
-            "previous_item_id": "a",
-            "item": item_to_wire(c),
-            "event_id": "agents_create_1",
-        }
-        assert transport._pending_history == {"agents_create_1": ("c", "create")}
-        await roundtrip(
-            server,
-            recorder,
-            {
-                "type": "conversation.item.added",
-                "event_id": "e1",
-                "previous_item_id": "a",
-                "item": item_to_wire(c),
-            },
-        )
-        assert transport._pending_history == {}
-
-
-async def test_reset_history_refuses_before_sending_anything() -> None:
-    a = message("a", "A")
-    spoken = item_from_json(
-        {
-            "itemId": "s",
-            "type": "message",
-            "role": "assistant",
-            "status": "completed",
-            "content": [{"type": "output_audio", "transcript": "hi"}],
-        }
-    )
-    async with connected() as (server, transport, _):
-        with pytest.raises(HistoryError) as info:
-            transport.reset_history([a], [a, spoken])
-        assert str(info.value).startswith(
-            "Assistant output_audio history item s cannot be replayed"
-        )
-        transport.send_event({"type": "input_audio_buffer.clear"})
-        frames = await server.wait_frames(2)
-        assert frames[1] == {"type": "input_audio_buffer.clear"}
 
 
 async def test_reset_history_against_the_simulated_api_reaches_the_new_history() -> None:
@@ -694,17 +476,6 @@ async def test_reset_history_against_the_simulated_api_reaches_the_new_history()
 
 
 # --------------------------------------------------------------------------- the rest
-
-
-async def test_mute_raises_and_muted_is_none() -> None:
-    transport = OpenAIRealtimeWebSocket()
-    assert transport.muted is None
-    with pytest.raises(UsageError) as info:
-        transport.mute(True)
-    assert str(info.value) == (
-        "Mute is not supported for the WebSocket transport. "
-        "You have to mute the audio input yourself."
-    )
 
 
 async def test_async_with_closes_the_socket() -> None:
@@ -727,32 +498,8 @@ async def test_the_server_closing_mid_session_disconnects() -> None:
             transport.send_message("anyone?")
 
 
-async def test_warnings_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    a = message("a", "A")
-    call = FunctionCallItem("fc", "f", "{}", output="1", status="completed")
-    async with connected() as (_server, transport, _):
-        with caplog.at_level(logging.WARNING, logger="harness.transport"):
-            transport.reset_history([a], [a, call])
-    assert (
-        "Function calls cannot be manually added or updated at the moment. Ignoring."
-        in caplog.messages
-    )
-
-
 # --------------------------------------------------------------------------- cassettes
 # Every bundled cassette replays strictly through our transport: tests/test_drivers.py.
-
-
-def test_audio_events_decode_lazily_and_compare_by_value() -> None:
-    lazy = AudioEvent.from_base64("AAEC", "r1")
-    assert repr(lazy) == "AudioEvent(<3 bytes>, 'r1')"
-    assert lazy.to_json() == {"type": "audio", "data": "AAEC", "responseId": "r1"}
-    assert lazy == AudioEvent(b"\x00\x01\x02", "r1")
-    assert lazy.data == b"\x00\x01\x02"
-    assert hash(lazy) == hash(AudioEvent(b"\x00\x01\x02", "r1"))
-    assert AudioEvent(b"\x00", "r1") != AudioEvent(b"\x00", "r2")
-    # Irregular base64 (no padding) is measured by decoding it.
-    assert repr(AudioEvent.from_base64("AAE", "r")) == "AudioEvent(<2 bytes>, 'r')"
 
 
 async def test_an_mcp_approval_request_is_answered_from_its_event() -> None:
