@@ -119,7 +119,7 @@ def build(path: Path, megabytes: float) -> tuple[int, int]:
             writer.write_frames(batch)
             frames += len(batch)
             turns += 1
-        writer.close("client", round(t + 0.1, 3), 0, 1000)
+        writer.write_close("client", round(t + 0.1, 3), 0, 1000)
     return frames + 2, turns
 
 

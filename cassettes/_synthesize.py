@@ -78,7 +78,7 @@ class Session:
         with CassetteWriter(path, header) as writer:
             for side, t, payload in self.frames:
                 if isinstance(payload, tuple):
-                    writer.close(side, t, 0, payload[0], payload[1])
+                    writer.write_close(side, t, 0, payload[0], payload[1])
                 else:
                     writer.event(side, t, 0, payload)
         return path

@@ -35,7 +35,6 @@ from websockets.http11 import Request, Response
 from websockets.typing import LoggerLike, Subprotocol
 
 from harness import _json, redaction
-from harness.errors import TransportClosed
 from harness.redaction import LOG_RULES_ATTRIBUTE, RedactionRules
 
 __all__ = [
@@ -57,7 +56,6 @@ __all__ = [
     "select_realtime",
     "send_close",
     "send_messages",
-    "transport_closed",
 ]
 
 REALTIME_PATH = "/v1/realtime"
@@ -218,15 +216,6 @@ def peer_closed_first(connection: Connection) -> tuple[bool, int | None]:
     if received is None or not protocol.close_rcvd_then_sent:
         return False, None if received is None else int(received.code)
     return True, int(received.code)
-
-
-def transport_closed(exc: ConnectionClosed, what: str = "the connection") -> TransportClosed:
-    """Map a websockets ``ConnectionClosed`` to our :class:`TransportClosed`."""
-    rcvd = exc.rcvd
-    code = int(rcvd.code) if rcvd is not None else None
-    reason = rcvd.reason if rcvd is not None else ""
-    shown = f"{code} {reason}".strip() if code is not None else "no close frame (1006)"
-    return TransportClosed(f"{what} closed: {shown}", code=code, reason=reason)
 
 
 # -- logs: no key reaches one, whatever the level ----------------------------------------------

@@ -14,11 +14,13 @@ connection; ``conn`` is the connection index (0, 1, ... for sessions that reconn
 Reading streams (:func:`open_cassette` holds one line at a time, so a cassette of gigabytes
 reads in constant memory); :func:`load_cassette` loads a small file whole. Writing
 (:class:`CassetteWriter`) writes and flushes one line per frame with a single ``write`` call
-(or the lines of several frames with one, :meth:`CassetteWriter.write_frames`), so a process
-killed at any instant leaves every complete frame readable; a torn last line is reported by
-the reader with its line number, after the frames before it. :func:`encode_frame` (and
-:func:`encode_event_frame`, its fast path for events) is the one place the line layout is
-spelled.
+(or the lines of several frames with one, :meth:`CassetteWriter.write_frames`, or lines a
+hot path encoded itself, :meth:`CassetteWriter.write_lines`), so a process killed at any
+instant leaves every complete frame readable; a torn last line is reported by the reader
+with its line number, after the frames before it. A write that fails part way is cut back
+to whole lines. :func:`encode_frame` (and :func:`encode_event_frame`, its fast path for
+events) is the one place the line layout is spelled. A refused handshake is recorded as a
+close frame (:mod:`harness.refusal`).
 
 Every bad input raises :class:`~harness.errors.CassetteError` naming the file, the line and
 what is wrong; unknown header keys are kept (:attr:`Header.extra`) and written back.
@@ -28,11 +30,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -781,6 +785,10 @@ class CassetteWriter:
 
         with CassetteWriter("out.jsonl", Header(made=Made.SYNTHESIZED)) as w:
             w.event("server", 0.0, 0, {"type": "session.created", "event_id": "ev_1"})
+            w.write_close("client", 0.5, 0, 1000)
+
+    One spelling each: :meth:`event`, :meth:`binary` and :meth:`write_close` write frames,
+    :meth:`close` closes the file.
     """
 
     def __init__(
@@ -811,16 +819,29 @@ class CassetteWriter:
     def _write_line(self, payload: bytes) -> None:
         self._write_bytes(payload + b"\n")
 
-    def _write_bytes(self, data: bytes) -> None:
-        """Write complete lines with one unbuffered ``write`` call (more if it is short)."""
-        view = memoryview(data)
-        while view:
-            written = self._file.write(view)
-            if written is None:  # pragma: no cover - only for non-blocking files
-                continue
-            view = view[written:]
+    def _write_bytes(self, data: bytes, done: int = 0) -> None:
+        """Write complete lines with one unbuffered ``write`` call (more if it is short).
+
+        The one crash-safe appender: a process killed at any instant leaves every line of
+        earlier calls readable, at worst the last line of this one torn. A write that fails
+        part way (disk full, ...) is cut back to where this call started, so the file keeps
+        whole lines only, and the error is raised. ``done``: how many bytes of ``data`` a
+        first ``write`` already took.
+        """
+        view = memoryview(data)[done:]
+        file = self._file
+        try:
+            while view:
+                written = file.write(view)
+                if written is None:  # pragma: no cover - only for non-blocking files
+                    continue
+                view = view[written:]
+        except BaseException:
+            with contextlib.suppress(OSError, ValueError):
+                file.truncate(file.seek(0, os.SEEK_END) - (len(data) - len(view)))
+            raise
         if self._fsync:
-            os.fsync(self._file.fileno())
+            os.fsync(file.fileno())
 
     def write(self, frame: Frame) -> None:
         """Write one frame as one line and flush it.
@@ -866,6 +887,42 @@ class CassetteWriter:
         self._write_bytes(b"\n".join(lines))
         last_t.update(batch_t)
 
+    def write_lines(self, conn: int, t: float, lines: Sequence[bytes]) -> None:
+        """Append lines already encoded, all of frames on ``conn`` at time ``t``: the fast path.
+
+        ``lines`` are frame lines without their newlines, as :func:`encode_frame` and
+        :func:`encode_event_frame` return them (each frame is encoded once, by the caller,
+        and no :class:`Frame` is built). They go to the file with one ``write`` call, as
+        :meth:`write_frames` does; ``t`` is checked as :meth:`write` checks a frame's, once
+        for the batch. Use it for what one socket read brought on one connection.
+
+        Raises:
+            UsageError: ``t`` is earlier than the last frame written on ``conn``; nothing
+                was written.
+            OSError: the write failed; the file is cut back to the lines before this call.
+        """
+        if not lines:
+            return
+        t = round(t, 3)
+        last_t = self._last_t
+        previous = last_t.get(conn)
+        if previous is not None and t < previous:
+            raise UsageError(
+                f"{self.path}: t={t} on conn {conn} is earlier than the previous frame "
+                f"(t={previous}); cassette times are non-decreasing per connection"
+            )
+        data = b"\n".join((*lines, b""))
+        # The common case inline (a regular file takes the whole write at once): this is
+        # the relay's hot path, one call per socket read. A write that raises wrote nothing.
+        written = self._file.write(data)
+        if written != len(data) or self._fsync:
+            self._write_bytes(data, written or 0)
+        last_t[conn] = t
+
+    def sync(self) -> None:
+        """``os.fsync`` the file: every line written so far survives a power loss."""
+        os.fsync(self._file.fileno())
+
     def _backwards(
         self, frame: Frame, t: float, previous: float, index: int | None = None
     ) -> UsageError:
@@ -883,6 +940,12 @@ class CassetteWriter:
         """Write a binary frame."""
         self.write(Frame.of_binary(side, t, conn, data))
 
+    def write_close(
+        self, side: Side | str, t: float, conn: int = 0, code: int | None = None, reason: str = ""
+    ) -> None:
+        """Write a close frame (``code=None``: a close without status, seen as 1005)."""
+        self.write(Frame.of_close(side, t, conn, code, reason))
+
     def close(
         self,
         side: Side | str | None = None,
@@ -891,20 +954,31 @@ class CassetteWriter:
         code: int | None = None,
         reason: str = "",
     ) -> None:
-        """Write a close frame; called with no arguments, close the file instead.
+        """Close the file (idempotent; ``with`` does it for you).
 
-        ``close(side, t, conn, code, reason)`` records a close frame, mirroring
-        :meth:`event` and :meth:`binary`. ``close()`` with no side closes the writer.
+        Deprecated: called with a side and a time, it writes a close frame instead, as
+        :meth:`write_close` does (the old spelling; it warns, and goes in 0.3).
         """
-        if side is None:
+        if side is None and t is None:
             self._file.close()
             return
-        if t is None:
-            raise UsageError("CassetteWriter.close(side, t, ...) needs the frame time t")
-        self.write(Frame.of_close(side, t, conn, code, reason))
+        warnings.warn(
+            "CassetteWriter.close(side, t, ...) writing a close frame is deprecated: call "
+            "write_close(side, t, ...); close() with no arguments closes the file",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if side is None or t is None:
+            raise UsageError("CassetteWriter.close(side, t, ...) needs the side and the time t")
+        self.write_close(side, t, conn, code, reason)
 
     def close_file(self) -> None:
-        """Close the file (idempotent)."""
+        """Deprecated spelling of :meth:`close` (it warns, and goes in 0.3)."""
+        warnings.warn(
+            "CassetteWriter.close_file() is deprecated: call close()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         self._file.close()
 
     def __enter__(self) -> CassetteWriter:

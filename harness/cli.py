@@ -54,11 +54,12 @@ from harness.errors import (
     CassetteError,
     CassetteMismatch,
     HarnessError,
+    RecordingError,
     RedactionError,
     UsageError,
 )
 from harness.inspect import DEFAULT_GAP_SECONDS, inspect_cassette, render
-from harness.recorder import add_record_arguments, run_record
+from harness.recorder import DEFAULT_UPSTREAM, RecordingProxy
 from harness.redaction import RedactionRule, RedactionRules
 from harness.report import write_html
 from harness.scrub import scrub_cassette
@@ -862,3 +863,137 @@ def main(
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+# -- the `record` command: the recording proxy until SIGINT/SIGTERM ------------------------------
+
+
+def add_record_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``record`` command's arguments to ``parser`` (for ``harness.cli``)."""
+    parser.description = (
+        "Listen on a local address and relay every client to the real API, recording what "
+        "crosses the wire (redacted) until SIGINT/SIGTERM. The cassette is written only if "
+        "the recording is sound (a connection completed its handshake with the upstream and "
+        "nothing failed); else it is left as it was and the attempt is kept in "
+        "NAME.failed.jsonl beside it. Exit 0 recorded, 1 recording failed, 2 bad arguments."
+    )
+    parser.add_argument("cassette", help="the cassette file to write")
+    parser.add_argument(
+        "--upstream",
+        default=DEFAULT_UPSTREAM,
+        help=f"the real endpoint (default {DEFAULT_UPSTREAM}); a client's own ?model= wins",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="listen port (default: any free)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--append",
+        action="store_true",
+        help="add connections to an existing cassette (numbered after its last conn)",
+    )
+    existing.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing cassette (only once the new recording is sound)",
+    )
+    parser.add_argument(
+        "--redact-path",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also redact the value at this key path, e.g. customer=session.metadata.customer",
+    )
+    parser.add_argument(
+        "--redact-pattern",
+        action="append",
+        default=[],
+        metavar="NAME=REGEX",
+        help="also redact every match of this regular expression",
+    )
+    parser.add_argument("--note", default="", help="free text for the cassette header")
+
+
+def _user_rules(args: argparse.Namespace) -> RedactionRules:
+    rules: list[RedactionRule] = []
+    for spec, make in (
+        (args.redact_path, RedactionRule.path),
+        (args.redact_pattern, RedactionRule.pattern),
+    ):
+        for item in spec:
+            name, sep, target = item.partition("=")
+            if not sep:
+                raise UsageError(f"redaction rule {item!r}: write NAME=VALUE")
+            try:
+                rules.append(make(name, target))
+            except RedactionError as exc:
+                raise UsageError(str(exc)) from None
+    try:
+        return RedactionRules.default().with_rules(*rules)
+    except RedactionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_target(path: str, *, force: bool, append: bool) -> None:
+    """Refuse, before listening, a cassette path the recording could not end in."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise UsageError(
+            f"{path} is a directory: give the cassette's file name, e.g. "
+            f"{os.path.join(path, 'session.jsonl')}"
+        )
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        raise UsageError(f"{path}: the directory {parent} does not exist")
+    if os.path.exists(path) and not (force or append):
+        raise UsageError(
+            f"{path} exists: use --force to overwrite it or --append to add connections"
+        )
+
+
+async def run_record(args: argparse.Namespace) -> int:
+    """Run the recording proxy until SIGINT/SIGTERM; print where clients connect.
+
+    Returns 0 when the cassette was written, 1 when the recording failed (one line on
+    stderr: the upstream's refusal, the cassette unchanged, where the attempt is).
+
+    Raises:
+        UsageError: bad arguments, found before listening: the cassette is a directory or
+            its directory is missing, it exists without ``--force``/``--append``, the port
+            is out of range or in use (``harness.cli`` prints it, exit 2).
+    """
+    _check_target(args.cassette, force=args.force, append=args.append)
+    proxy = RecordingProxy(
+        args.upstream,
+        args.cassette,
+        host=args.host,
+        port=args.port,
+        redaction=_user_rules(args),
+        append=args.append,
+        note=args.note,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with proxy:
+            print(f"recording to {proxy.cassette_path}", flush=True)
+            print(f"connect clients to {proxy.url}", flush=True)
+            print(f"  (openai client: websocket_base_url={proxy.base_url})", flush=True)
+            print("stop with Ctrl-C", flush=True)
+            await stop.wait()
+    except RecordingError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if proxy.connections == 0:  # appending, and nobody came: nothing to add
+        print(
+            f"error: {proxy.cassette_path}: nothing was recorded: no client connected; "
+            "the cassette is unchanged",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    print(f"recorded {proxy.connections} connection(s) to {proxy.cassette_path}", flush=True)
+    return 0

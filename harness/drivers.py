@@ -34,7 +34,7 @@ from harness import _json, _net
 from harness.cassette import Frame, FrameKind, Side, wire_close
 from harness.errors import TransportError, UsageError
 from harness.matching import compare_events
-from harness.recorder import parse_refusal
+from harness.refusal import parse_refusal
 from harness.replay import Script
 from harness.server import FakeRealtimeServer
 from harness.transport import (

@@ -19,7 +19,6 @@ standard exception already says the same thing, ours subclasses it too, so
     └── TransportError(HarnessError)
         ├── TransportNotConnected(TransportError)     sending while disconnected
         └── TransportClosed(TransportError)           .code .reason
-    HarnessWarning(UserWarning)
 
 Messages name the file, line, frame index, side and event type at fault, and never
 contain a secret: callers pass already-redacted text.
@@ -28,6 +27,7 @@ contain a secret: callers pass already-redacted text.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "CassetteNotFound",
     "ConversationError",
     "HarnessError",
-    "HarnessWarning",
     "HistoryError",
     "HistoryPropertyError",
     "NetworkBlocked",
@@ -195,5 +194,20 @@ class TransportClosed(TransportError):
         super().__init__(message)
 
 
-class HarnessWarning(UserWarning):
-    """Something worth knowing happened, but the harness carried on."""
+class _HarnessWarning(UserWarning):
+    """Deprecated, never raised: the harness logs what it carries on from (``logging``)."""
+
+
+_HarnessWarning.__name__ = _HarnessWarning.__qualname__ = "HarnessWarning"
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated names (README: "Deprecated names"), until 0.3.
+    if name == "HarnessWarning":
+        warnings.warn(
+            "harness.errors.HarnessWarning is deprecated: the harness never issues it",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _HarnessWarning
+    raise AttributeError(f"module 'harness.errors' has no attribute {name!r}")

@@ -59,7 +59,7 @@ DEFAULT_GAP_SECONDS = 1.0
 
 Codec = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 
-# The layout harness.recorder.refusal_frame writes for a refused handshake: a server close
+# The layout harness.refusal.refusal_frame writes for a refused handshake: a server close
 # with code 4000 + status and this reason prefix (tests/test_inspect.py checks they agree).
 _REFUSAL_PREFIX = "handshake refused: HTTP "
 _PLACEHOLDER = re.compile(re.escape(PLACEHOLDER_PREFIX) + r"([A-Za-z0-9_.-]+)>")

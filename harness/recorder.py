@@ -1,4 +1,4 @@
-"""Record real Realtime sessions to cassettes: a recording proxy and a tap on our transport.
+"""Record real Realtime sessions to cassettes: the recording proxy, a relay any client uses.
 
 :class:`RecordingProxy` listens on 127.0.0.1; any client (our transport, the ``openai``
 client, ``openai-agents``, the JS SDK, a browser) connects to it as if it were the API. For
@@ -23,13 +23,13 @@ each client connection the proxy:
    recorded: it carries no information. A close the proxy itself sends (a text frame that
    is not UTF-8: 1007; shutting down: 1001) is passed on to the other side, unrecorded.
 
-:class:`TransportTap` records our own :class:`~harness.transport.OpenAIRealtimeWebSocket`
-without a proxy: pass it as the transport's ``create_websocket``.
+:class:`~harness.tap.TransportTap` (in :mod:`harness.tap`, since it needs the transport)
+records our own :class:`~harness.transport.OpenAIRealtimeWebSocket` without a proxy.
 
 A refused handshake is recorded as a one-frame connection: a ``server`` ``close`` frame with
 code ``4000 + HTTP status`` (4401, 4502, ...) and reason ``"handshake refused: HTTP 401
-Unauthorized"``, a newline, and the (redacted) response body. See :func:`refusal_frame` /
-:func:`parse_refusal`.
+Unauthorized"``, a newline, and the (redacted) response body. See
+:mod:`harness.refusal`.
 
 Nothing a recording does destroys or corrupts a cassette: frames go to
 ``NAME.recording.jsonl`` beside it, which replaces the cassette atomically when the proxy
@@ -37,7 +37,7 @@ or tap closes, and only if the recording is *sound* (at least one connection com
 handshake with the upstream, and nothing failed inside the harness: a write, the relay, an
 upstream the proxy could not reach). Otherwise the cassette stays byte-identical, the
 attempt is kept as ``NAME.failed.jsonl`` and :class:`~harness.errors.RecordingError` says
-why. See :class:`_Sink` and :func:`side_files`.
+why. See :class:`~harness.recording.RecordingSink` and :func:`~harness.recording.side_files`.
 
 Timestamps ``t`` count from the moment the connection is open (for a refusal, from the
 client's request); ``conn`` numbers connections from 0 (or from ``first_conn`` when
@@ -53,73 +53,89 @@ goes through the redaction rules first.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import datetime
 import http
-import io
 import os
-import shutil
-import signal
-import sys
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.frames import CloseCode, Opcode
 from websockets.frames import Frame as WsFrame
 from websockets.http11 import Request, Response
 from websockets.protocol import Event, State
-from websockets.typing import Data, Subprotocol
+from websockets.typing import Subprotocol
 
-from harness import _json, _net
+from harness import _net
 from harness.cassette import (
-    CassetteWriter,
-    Frame,
-    Header,
-    Made,
     Side,
     StrPath,
-    encode_event_frame,
-    encode_frame,
-    open_cassette,
 )
 from harness.errors import (
-    HarnessError,
     RecordingError,
-    RedactionError,
-    TransportError,
     UsageError,
 )
 from harness.modes import RecordMode
-from harness.redaction import RedactionRule, RedactionRules, RuleKind, redacting_logger
-from harness.transport import CreateWebSocketOptions, connect_arguments
+from harness.recording import RecordingSink, starting_conn
+from harness.redaction import RedactionRules, RuleKind, redact_url, redacting_logger
 
 __all__ = [
     "DEFAULT_UPSTREAM",
     "RecordMode",
     "RecordingProxy",
-    "Refusal",
-    "TransportTap",
-    "add_record_arguments",
-    "parse_refusal",
-    "refusal_frame",
-    "run_record",
-    "side_files",
 ]
+
+# Names that moved out of this module (README: "Deprecated names"): importable from here,
+# with a DeprecationWarning, until 0.3. Their modules load on first use only, so that
+# importing the recorder loads neither the transport (harness.tap) nor the CLI.
+_MOVED: dict[str, str] = {
+    "Refusal": "harness.refusal",
+    "parse_refusal": "harness.refusal",
+    "refusal_frame": "harness.refusal",
+    "side_files": "harness.recording",
+    "TransportTap": "harness.tap",
+    "add_record_arguments": "harness.cli",
+    "run_record": "harness.cli",
+}
+
+
+def __getattr__(name: str) -> Any:
+    new = _MOVED.get(name)
+    if new is None:
+        raise AttributeError(f"module 'harness.recorder' has no attribute {name!r}")
+    warnings.warn(
+        f"harness.recorder.{name} is deprecated: import it from {new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    if new == "harness.refusal":
+        from harness import refusal
+
+        return getattr(refusal, name)
+    if new == "harness.recording":
+        from harness import recording
+
+        return getattr(recording, name)
+    if new == "harness.tap":
+        from harness import tap
+
+        return getattr(tap, name)
+    from harness import cli
+
+    return getattr(cli, name)
+
 
 DEFAULT_UPSTREAM = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 """Where recordings go unless told otherwise (a client's own ``?model=`` wins)."""
 
-_REFUSAL_PREFIX = "handshake refused: HTTP "
 # Request headers that belong to one hop of the WebSocket handshake, never forwarded as is.
 _HOP_HEADERS = frozenset(
     {
@@ -143,388 +159,6 @@ _RESPONSE_HOP_HEADERS = frozenset(
 _DATA_OPCODES = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
 logger = redacting_logger("harness.recorder")  # records scrubbed before any handler sees them
-
-
-# -- the refusal representation ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """An upstream that refused the opening handshake, as recorded in a cassette.
-
-    Attributes:
-        status: the HTTP status the client received (401, 502, ...).
-        reason_phrase: the status text (``"Unauthorized"``).
-        body: the response body, redacted.
-    """
-
-    status: int
-    reason_phrase: str
-    body: str
-
-
-def refusal_frame(conn: int, t: float, refusal: Refusal) -> Frame:
-    """The close frame that records a refused handshake (code ``4000 + status``)."""
-    reason = f"{_REFUSAL_PREFIX}{refusal.status} {refusal.reason_phrase}\n{refusal.body}"
-    return Frame.of_close(Side.SERVER, t, conn, 4000 + refusal.status, reason)
-
-
-def parse_refusal(frame: Frame) -> Refusal | None:
-    """Return the refusal a frame records, or ``None`` if it is an ordinary frame."""
-    if (
-        frame.side is not Side.SERVER
-        or frame.close_code is None
-        or frame.event is not None
-        or frame.binary is not None
-        or not frame.close_reason.startswith(_REFUSAL_PREFIX)
-    ):
-        return None
-    status_line, _, body = frame.close_reason[len(_REFUSAL_PREFIX) :].partition("\n")
-    code, _, phrase = status_line.partition(" ")
-    if not code.isdigit() or frame.close_code != 4000 + int(code):
-        return None
-    return Refusal(int(code), phrase, body)
-
-
-# -- the cassette side, shared by the proxy and the tap -------------------------------------
-
-
-def side_files(cassette_path: StrPath) -> tuple[str, str]:
-    """The two files a recording keeps beside its cassette: ``(staging, failed)``.
-
-    ``cassettes/greeting.jsonl`` is recorded into ``cassettes/greeting.recording.jsonl``
-    (replacing the cassette only when the recording is sound); a recording that is not
-    sound is kept as ``cassettes/greeting.failed.jsonl``.
-    """
-    path = os.fspath(cassette_path)
-    base = path[: -len(".jsonl")] if path.endswith(".jsonl") else path
-    return f"{base}.recording.jsonl", f"{base}.failed.jsonl"
-
-
-class _Sink:
-    """Redacts frames and appends their lines to a staging file that replaces the cassette.
-
-    Theory of operation (nothing a user runs may destroy or corrupt a cassette):
-
-    1. :meth:`reserve` (when the proxy starts, or at the tap's first connection) creates
-       the staging file beside the cassette, exclusively: a second recorder, or the one a
-       ``kill -9`` left behind, is refused with the file's name, never overwritten. When
-       appending, the staging file starts as a byte-for-byte copy of the cassette.
-    2. :meth:`open` writes the header at the first connection (through
-       :class:`CassetteWriter`, which also cuts a torn tail off a copied cassette), then
-       :meth:`write_lines` appends frame lines to the staging file, so the relay can put
-       the lines of every frame it read at once in a single ``write`` call. A recorder
-       killed at any instant leaves every complete frame readable there and the cassette
-       untouched.
-    3. :meth:`finish` decides. The recording is *sound* when at least one connection
-       completed its handshake with the upstream and nothing failed inside the harness
-       (:attr:`errors`: a write that failed, a relay that broke, an upstream the proxy
-       could not reach). Sound: the staging file is fsync'd and atomically replaces the
-       cassette (``os.replace``, then the directory is fsync'd). Not sound: the cassette
-       is left byte-identical, the staging file is renamed to the ``.failed.jsonl`` side
-       file, and :class:`~harness.errors.RecordingError` says why (the upstream's
-       refusal: status and reason, redacted) and where the attempt is.
-
-    The lines are encoded by :mod:`harness.cassette` (:func:`encode_event_frame`,
-    :func:`encode_frame`), the one owner of the layout, so readers take their fast path.
-    Why not :meth:`CassetteWriter.write_frames`, which would also check that times never go
-    backwards: it takes :class:`Frame` values, and making one per relayed message slowed
-    the proxy measurably (``bench/bench_recorder.py``, the proxy's CPU per audio event).
-    The check cannot fail here anyway: every ``t`` is the event loop's monotonic clock minus the
-    connection's origin, and each connection's frames are written in the order they are
-    timed (a refusal is its connection's only frame).
-    """
-
-    def __init__(
-        self,
-        path: StrPath,
-        redaction: RedactionRules,
-        *,
-        by: str,
-        note: str,
-        append: bool,
-    ) -> None:
-        self.path = os.fspath(path)
-        self.staging, self.failed_path = side_files(self.path)
-        self.redaction = redaction
-        self.by = by
-        self.note = note
-        self.append = append
-        self.file: io.FileIO | None = None
-        self.reserved = False
-        self.opened = False
-        self.handshakes = 0
-        """Connections whose handshake the upstream completed (HTTP 101)."""
-        self.refusals: list[str] = []
-        """The upstream's refusals, one redacted line each (``conn 0: HTTP 401 ...``)."""
-        self.errors: list[str] = []
-        """What failed inside the harness, one redacted line each."""
-        self.write_error: BaseException | None = None
-        self.done = False
-
-    def reserve(self) -> None:
-        """Create the staging file, exclusively (a copy of the cassette when appending).
-
-        Raises:
-            UsageError: the cassette path is a directory, or the staging file exists
-                (another recorder is writing it, or a killed one left it), or it cannot
-                be created.
-        """
-        if self.reserved:
-            return
-        if self.path.endswith(("/", os.sep)) or os.path.isdir(self.path):
-            raise UsageError(
-                f"{self.path} is a directory: give the cassette's file name, e.g. "
-                f"{os.path.join(self.path, 'session.jsonl')}"
-            )
-        try:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            with open(self.staging, "xb") as staging:
-                try:
-                    if self.append and os.path.exists(self.path):
-                        with open(self.path, "rb") as old:
-                            shutil.copyfileobj(old, staging)
-                except BaseException:
-                    os.unlink(self.staging)
-                    raise
-        except FileExistsError:
-            raise UsageError(
-                f"{self.staging} exists: another recorder is writing {self.path}, or one was "
-                "killed and left its frames there; move it away (or delete it) to record again"
-            ) from None
-        except OSError as exc:
-            raise UsageError(
-                f"{self.path}: cannot record here: {exc.strerror or exc}"
-                + (f": {exc.filename}" if exc.filename else "")
-            ) from None
-        self.reserved = True
-
-        # Keys split across the text deltas of one stream (README: Redaction).
-        self.streams = self.redaction.stream()
-
-    def open(
-        self,
-        path: str,
-        query: Iterable[tuple[str, str]],
-        client: str,
-        headers: Iterable[tuple[str, str]] | None,
-        subprotocols: Sequence[str],
-    ) -> None:
-        """Write the header (once) from the first connection's handshake."""
-        if self.file is not None:
-            return
-        if self.done:
-            raise UsageError(f"{self.path}: the recording is finished; start a new one")
-        self.reserve()
-        rules = self.redaction
-        extra: dict[str, Any] = {"recorder": self.by}
-        if headers is not None:
-            kept = [(k, v) for k, v in headers if k.lower() != "sec-websocket-key"]
-            extra["handshake"] = {
-                "headers": dict(rules.redact_headers(kept).value),
-                "subprotocols": rules.redact_subprotocols(subprotocols).value,
-            }
-        header = Header(
-            made=Made.RECORDED,
-            created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            path=rules.redact_free_text(path).value,
-            query=dict(rules.redact_query(query).value),
-            client=rules.redact_text(client).value,
-            redactions=rules.names,
-            note=rules.redact_text(self.note).value,
-            extra=extra,
-        )
-        # "a": the staging file is new (the header goes first) or a copy of the cassette
-        # being appended to (its header stays; a torn tail left by a crash is cut off).
-        CassetteWriter(self.staging, header, mode="a").close_file()
-        self.file = io.FileIO(self.staging, "ab")
-        self.opened = True
-
-    def write_lines(self, lines: Sequence[bytes]) -> None:
-        """Append lines (encoded frames, without their newlines) with one unbuffered write.
-
-        A process killed at any instant leaves every line of an earlier call readable; at
-        worst the last line of this call is torn, which the reader reports. A failed write
-        (disk full, ...) is kept in :attr:`errors`: the recording is no longer sound.
-        Once the recording is finished, nothing more is written (a tap closed before
-        its transport: the transport's closing frames are not recorded).
-        """
-        if self.file is None:
-            assert self.done, "write_lines before open"
-            return
-        data = memoryview(b"\n".join((*lines, b"")))
-        total = len(data)
-        file = self.file
-        try:
-            while data:
-                written = file.write(data)
-                data = data[written or 0 :]
-        except Exception as exc:
-            # Cut what part of this call reached the file: the attempt keeps whole lines.
-            with contextlib.suppress(OSError):
-                file.truncate(file.seek(0, os.SEEK_END) - (total - len(data)))
-            if self.write_error is None:
-                self.write_error = exc
-                self.errors.append(
-                    self.redaction.redact_free_text(
-                        f"writing {self.staging} failed: {type(exc).__name__}: {exc}"
-                    ).value
-                )
-            raise
-
-    def message_line(self, side: Side, t: float, conn: int, text: bool, data: bytes) -> bytes:
-        """The redacted line of a message (``text``: a text frame's UTF-8 bytes).
-
-        Raises:
-            UnicodeDecodeError: a text frame that is not UTF-8 (the relay fails it, 1007).
-        """
-        if not text:
-            redacted = self.redaction.redact_bytes(data).value
-            return encode_frame(Frame.of_binary(side, t, conn, redacted))
-        return encode_event_frame(
-            side, t, conn, self.event_of(data, strict=True, stream=(conn, side))
-        )
-
-    def message(self, side: Side, t: float, conn: int, message: str | bytes) -> None:
-        """Record one message: ``str`` is a text frame, ``bytes`` a binary frame."""
-        if isinstance(message, str):
-            self.text(side, t, conn, message)
-        else:
-            self.binary(side, t, conn, message)
-
-    def text(self, side: Side, t: float, conn: int, data: str | bytes) -> None:
-        """Record a text frame (given decoded or as its UTF-8 bytes)."""
-        event = self.event_of(data, stream=(conn, side))
-        self.write_lines([encode_event_frame(side, t, conn, event)])
-
-    def binary(self, side: Side, t: float, conn: int, data: bytes) -> None:
-        """Record a binary frame."""
-        self.write_lines([self.message_line(side, t, conn, False, data)])
-
-    def event_of(
-        self, text: str | bytes, *, strict: bool = False, stream: object = None
-    ) -> dict[str, Any]:
-        """The redacted event a text frame carries.
-
-        Anything but a JSON object is kept as a ``harness.non_json_text`` event; bytes that
-        are not UTF-8 raise :class:`UnicodeDecodeError` if ``strict``, else are shown with
-        replacement characters. ``stream`` (``(conn, side)``) names where the frame came
-        from, for keys split across text deltas (:class:`~harness.redaction.StreamRedactor`).
-        """
-        try:
-            event = _json.loads(text)
-        except _json.JSONDecodeError:
-            event = None
-        if not isinstance(event, dict):
-            # The API only speaks JSON objects; keep anything else visible, never dropped.
-            if isinstance(text, str):
-                shown = text
-            else:
-                shown = text.decode("utf-8", "strict" if strict else "replace")
-            return {
-                "type": "harness.non_json_text",
-                "text": self.redaction.redact_free_text(shown).value,
-            }
-        redacted: dict[str, Any] = self.streams.redact_event(event, stream).value
-        return redacted
-
-    def close(self, side: Side, t: float, conn: int, code: int | None, reason: str) -> None:
-        """Record a close frame (reason redacted)."""
-        reason = self.redaction.redact_free_text(reason).value
-        frame = Frame.of_close(side, t, conn, code, reason)
-        self.write_lines([encode_frame(frame)])
-
-    def refusal(
-        self,
-        conn: int,
-        t: float,
-        status: int,
-        phrase: str,
-        body: bytes | str,
-        *,
-        by_proxy: str | None = None,
-    ) -> None:
-        """Record a refused handshake (body redacted).
-
-        ``by_proxy``: the proxy refused the client itself (the upstream was unreachable or
-        timed out), for this reason: a failure inside the harness, not the upstream's word.
-        """
-        text = body if isinstance(body, str) else body.decode("utf-8", "replace")
-        refusal = Refusal(status, phrase, self.redaction.redact_free_text(text).value)
-        if by_proxy is not None:
-            self.errors.append(f"conn {conn}: {by_proxy} (the client got HTTP {status})")
-        else:
-            self.refusals.append(
-                f"conn {conn}: the upstream refused the handshake: {_refusal_summary(refusal)}"
-            )
-        self.write_lines([encode_frame(refusal_frame(conn, t, refusal))])
-
-    def finish(self) -> bool:
-        """Replace the cassette with the recording if it is sound; else keep it aside.
-
-        Returns:
-            whether the cassette was replaced (``False``: nothing was recorded while
-            appending, so there was nothing to add and the cassette is untouched).
-
-        Raises:
-            RecordingError: the recording is not sound (or, when not appending, nothing was
-                recorded); the cassette is byte-identical to what it was.
-        """
-        if not self.reserved:
-            return False
-        self.reserved = False
-        self.done = True
-        existed = os.path.exists(self.path)
-        file, self.file = self.file, None
-        if not self.opened:
-            os.unlink(self.staging)
-            if self.append:
-                return False
-            raise RecordingError(
-                self.path, ["nothing was recorded: no client connected"], existed=existed
-            )
-        assert file is not None
-        reasons: list[str] = []
-        if self.handshakes == 0:
-            reasons.append("no connection completed its handshake with the upstream")
-        reasons += self.errors
-        if not reasons:
-            try:
-                os.fsync(file.fileno())
-            finally:
-                file.close()
-            os.replace(self.staging, self.path)
-            _fsync_directory(self.path)
-            return True
-        file.close()
-        if self.handshakes == 0:
-            reasons += self.refusals
-        os.replace(self.staging, self.failed_path)
-        raise RecordingError(self.path, reasons, failed_path=self.failed_path, existed=existed)
-
-
-def _refusal_summary(refusal: Refusal) -> str:
-    """``HTTP 401 Unauthorized: Incorrect API key`` (the API's error message, if any)."""
-    shown = f"HTTP {refusal.status} {refusal.reason_phrase}".rstrip()
-    try:
-        error = _json.loads(refusal.body)["error"]
-        message = error.get("message") or error.get("code")
-    except (_json.JSONDecodeError, KeyError, TypeError, AttributeError):
-        message = None
-    if isinstance(message, str) and message:
-        message = " ".join(message.split())
-        shown += f": {message[:200]}" + ("..." if len(message) > 200 else "")
-    return shown
-
-
-def _fsync_directory(path: str) -> None:
-    """Make a rename in ``path``'s directory durable (POSIX; a no-op where unsupported)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # -- the proxy ------------------------------------------------------------------------------
@@ -646,7 +280,7 @@ class _Pipe:
 
     def __init__(
         self,
-        sink_file: _Sink,
+        sink_file: RecordingSink,
         session: _Session,
         side: Side,
         source: _Relayed,
@@ -722,7 +356,7 @@ class _Pipe:
                         ready, invalid = index, exc
                         break
                 if lines:
-                    self.cassette.write_lines(lines)
+                    self.cassette.write_lines(session.conn, t, lines)
             else:
                 for index, (text, data) in enumerate(queue):
                     if text:
@@ -825,7 +459,7 @@ class RecordingProxy:
         if split.scheme not in ("ws", "wss") or not split.netloc:
             raise UsageError(
                 f"upstream URL must be ws:// or wss:// with a host, got "
-                f"{_redact_url(upstream_url, rules)!r}"
+                f"{redact_url(upstream_url, rules)!r}"
             )
         if not 0 <= port <= 65535:
             raise UsageError(f"port {port} is out of range: give 1-65535, or 0 for any free port")
@@ -834,10 +468,10 @@ class RecordingProxy:
         self.host = host
         self.port = port
         self.redaction = rules
-        self._sink = _Sink(
+        self._sink = RecordingSink(
             cassette_path, rules, by="harness.RecordingProxy", note=note, append=append
         )
-        self._first_conn = _first_conn(cassette_path, append, first_conn)
+        self._first_conn = starting_conn(cassette_path, append, first_conn)
         self._passthrough = passthrough
         self._open_timeout = open_timeout
         self._upstream = split
@@ -938,7 +572,8 @@ class RecordingProxy:
     async def aclose(self) -> None:
         """Stop listening, close every relayed connection, then write the cassette.
 
-        The cassette is replaced only if the recording is sound (see :class:`_Sink`).
+        The cassette is replaced only if the recording is sound (see
+        :class:`~harness.recording.RecordingSink`).
 
         Raises:
             RecordingError: it was not: the cassette is unchanged, the attempt is kept in
@@ -1016,12 +651,12 @@ class RecordingProxy:
             return Response(response.status_code, response.reason_phrase, headers, response.body)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             # The proxy's own refusal: the client is told, but this connection was not
-            # recorded faithfully, so the recording is not sound (see _Sink.finish).
+            # recorded faithfully, so the recording is not sound (see RecordingSink.finish).
             timeout = isinstance(exc, TimeoutError)
             status = http.HTTPStatus.GATEWAY_TIMEOUT if timeout else http.HTTPStatus.BAD_GATEWAY
             message = self.redaction.redact_free_text(
                 f"harness.RecordingProxy could not open the upstream connection to "
-                f"{_redact_url(target, self.redaction)}: {type(exc).__name__}: {exc}"
+                f"{redact_url(target, self.redaction)}: {type(exc).__name__}: {exc}"
             ).value
             refused = _net.api_error_response(
                 status,
@@ -1146,384 +781,20 @@ class RecordingProxy:
             # ``source`` closed first: record its close and pass it on, code and reason.
             code: int | None = None if received.code == 1005 else received.code
             if session.record:
-                self._sink.close(
+                self._sink.write_close(
                     side, loop.time() - session.t0, session.conn, code, received.reason
                 )
             await _net.send_close(sink, code, received.reason)
         elif received is None and protocol.close_sent is None:
             # Lost without a close frame: abnormal closure, shown to the other side as such.
             if session.record:
-                self._sink.close(side, loop.time() - session.t0, session.conn, 1006, "")
+                self._sink.write_close(side, loop.time() - session.t0, session.conn, 1006, "")
             _net.abort(sink)
         elif (sent := protocol.close_sent) is not None:
             # The proxy closed ``source`` itself (a text frame that was not UTF-8, the
             # server shutting down): neither side sent that close, so it is not recorded,
             # but the other side ends the same way instead of staying open forever.
             await _net.send_close(sink, None if sent.code == 1005 else sent.code, sent.reason)
-
-
-# -- the transport tap ----------------------------------------------------------------------
-
-
-class _TappedConnection(ClientConnection):
-    """A client connection that records what it sends and receives, as it does."""
-
-    _tap: _Sink
-    _conn: int
-    _t0: float
-    _tap_closed: bool = False
-
-    def _t(self) -> float:
-        return asyncio.get_running_loop().time() - self._t0
-
-    async def send(self, message: Any, text: bool | None = None) -> None:
-        # As websockets decides: str is text unless text=False, bytes binary unless
-        # text=True. (Fragmented messages, iterables, are not recorded: the transport
-        # never sends them.)
-        if isinstance(message, str):
-            if text is False:
-                self._tap.binary(Side.CLIENT, self._t(), self._conn, message.encode())
-            else:
-                self._tap.text(Side.CLIENT, self._t(), self._conn, message)
-        elif isinstance(message, bytes | bytearray | memoryview):
-            if text is True:
-                self._tap.text(Side.CLIENT, self._t(), self._conn, bytes(message))
-            else:
-                self._tap.binary(Side.CLIENT, self._t(), self._conn, bytes(message))
-        await super().send(message, text=text)
-
-    @overload
-    async def recv(self, decode: Literal[True]) -> str: ...
-
-    @overload
-    async def recv(self, decode: Literal[False]) -> bytes: ...
-
-    @overload
-    async def recv(self, decode: bool | None = None) -> Data: ...
-
-    async def recv(self, decode: bool | None = None) -> Data:
-        try:
-            message = await super().recv()
-        except ConnectionClosed:
-            self._record_server_close()
-            raise
-        self._tap.message(Side.SERVER, self._t(), self._conn, message)
-        if decode is False and isinstance(message, str):
-            return message.encode()
-        if decode is True and isinstance(message, bytes):
-            return message.decode()
-        return message
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        # Recorded only when this close frame starts the closing handshake: not after the
-        # server closed, not on a connection already lost.
-        if not self._tap_closed and self.state is State.OPEN:
-            self._tap_closed = True
-            self._tap.close(Side.CLIENT, self._t(), self._conn, code, reason)
-        await super().close(code, reason)
-
-    def _record_server_close(self) -> None:
-        if self._tap_closed:
-            return
-        self._tap_closed = True
-        received = self.protocol.close_rcvd
-        if received is not None and self.protocol.close_rcvd_then_sent:
-            code = None if received.code == 1005 else received.code
-            self._tap.close(Side.SERVER, self._t(), self._conn, code, received.reason)
-        elif received is None and self.protocol.close_sent is None:
-            self._tap.close(Side.SERVER, self._t(), self._conn, 1006, "")
-
-
-class TransportTap:
-    """Record our transport's sessions to a cassette, no proxy in between.
-
-    Pass it as :class:`~harness.transport.OpenAIRealtimeWebSocket`'s ``create_websocket``;
-    every connection the transport opens is recorded (``conn`` 0, 1, ...) with the same
-    redaction as :class:`RecordingProxy`::
-
-        with TransportTap("cassettes/session.jsonl") as tap:
-            transport = OpenAIRealtimeWebSocket(api_key=key, create_websocket=tap)
-            await transport.connect(model="gpt-realtime")
-            ...
-            await transport.aclose()
-
-    The tap opens the connection as the transport's default does (its headers, no HTTP
-    proxy, frames up to 100 MiB). Frames are recorded as the transport sends them and as
-    it reads them, into ``NAME.recording.jsonl`` beside the cassette; :meth:`close`
-    replaces the cassette with it only if the recording is sound, as
-    :class:`RecordingProxy` does (else :class:`~harness.errors.RecordingError`, the
-    cassette unchanged, the attempt kept as ``NAME.failed.jsonl``).
-
-    Args:
-        cassette_path: the cassette, replaced atomically at :meth:`close` if the
-            recording is sound.
-        redaction: the rules applied before anything is written (default rules if None).
-        append: add connections to an existing cassette instead of replacing it.
-        first_conn: the ``conn`` index of the first connection (default: 0, or when
-            appending, one past the cassette's last ``conn``).
-        note: free text for the cassette header.
-    """
-
-    def __init__(
-        self,
-        cassette_path: StrPath,
-        *,
-        redaction: RedactionRules | None = None,
-        append: bool = False,
-        first_conn: int | None = None,
-        note: str = "",
-    ) -> None:
-        self.redaction = redaction if redaction is not None else RedactionRules.default()
-        self.cassette_path = os.fspath(cassette_path)
-        self._sink = _Sink(
-            cassette_path, self.redaction, by="harness.TransportTap", note=note, append=append
-        )
-        self._next_conn = _first_conn(cassette_path, append, first_conn)
-        self._log = _net.redacting_logger(_net.CLIENT_LOGGER, self.redaction)
-        self.connections = 0
-        """How many connections the transport opened through the tap."""
-        self.errors: list[str] = self._sink.errors
-        """What went wrong while recording (redacted), one line each."""
-        self.failure: RecordingError | None = None
-        """Why the cassette was not written, once the tap closed (``None``: it was)."""
-
-    async def __call__(self, options: CreateWebSocketOptions) -> ClientConnection:
-        """Open the connection for the transport (its ``create_websocket`` hook)."""
-        conn = self._next_conn
-        self._next_conn += 1
-        self.connections += 1
-        split = urlsplit(options.url)
-        headers = dict(options.headers)
-        self._sink.open(
-            split.path or "/",
-            parse_qsl(split.query, keep_blank_values=True),
-            headers.get("User-Agent", ""),
-            headers.items(),
-            (),
-        )
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        shown = _redact_url(options.url, self.redaction)
-        try:
-            # Opened as the transport's default connection is, only recorded.
-            ws = await connect(
-                options.url,
-                **{**connect_arguments(headers), "logger": self._log},
-                create_connection=_TappedConnection,
-            )
-        except InvalidStatus as exc:
-            response = exc.response
-            self._sink.refusal(
-                conn,
-                loop.time() - started,
-                response.status_code,
-                response.reason_phrase,
-                bytes(response.body),
-            )
-            raise TransportError(
-                f"WebSocket connection to {shown} failed: HTTP {response.status_code}"
-            ) from None
-        except Exception as exc:
-            # Unreachable, timed out, ...: the upstream never answered, nothing to record
-            # faithfully, so the recording is not sound.
-            detail = self.redaction.redact_free_text(str(exc)).value
-            self._sink.errors.append(
-                f"conn {conn}: could not open the connection to {shown}: "
-                f"{type(exc).__name__}: {detail}"
-            )
-            raise TransportError(f"WebSocket connection to {shown} failed: {detail}") from None
-        self._sink.handshakes += 1
-        assert isinstance(ws, _TappedConnection)
-        ws._tap = self._sink
-        ws._conn = conn
-        ws._t0 = loop.time()
-        return ws
-
-    def close(self) -> None:
-        """Write the cassette if the recording is sound (``with`` does it for you).
-
-        Close the transport first: frames sent after this are not recorded.
-
-        Raises:
-            RecordingError: the recording is not sound: the cassette is unchanged and the
-                attempt is kept in the ``.failed.jsonl`` side file (also in
-                :attr:`failure`).
-        """
-        try:
-            self._sink.finish()
-        except RecordingError as exc:
-            self.failure = exc
-            raise
-
-    def __enter__(self) -> TransportTap:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None:
-            self.close()
-            return
-        try:  # never hide the body's own exception; the failure stays in .failure
-            self.close()
-        except RecordingError as failure:
-            logger.warning("%s", failure)
-
-
-# -- the `record` command --------------------------------------------------------------------
-
-
-def add_record_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``record`` command's arguments to ``parser`` (for ``harness.cli``)."""
-    parser.description = (
-        "Listen on a local address and relay every client to the real API, recording what "
-        "crosses the wire (redacted) until SIGINT/SIGTERM. The cassette is written only if "
-        "the recording is sound (a connection completed its handshake with the upstream and "
-        "nothing failed); else it is left as it was and the attempt is kept in "
-        "NAME.failed.jsonl beside it. Exit 0 recorded, 1 recording failed, 2 bad arguments."
-    )
-    parser.add_argument("cassette", help="the cassette file to write")
-    parser.add_argument(
-        "--upstream",
-        default=DEFAULT_UPSTREAM,
-        help=f"the real endpoint (default {DEFAULT_UPSTREAM}); a client's own ?model= wins",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="listen port (default: any free)")
-    existing = parser.add_mutually_exclusive_group()
-    existing.add_argument(
-        "--append",
-        action="store_true",
-        help="add connections to an existing cassette (numbered after its last conn)",
-    )
-    existing.add_argument(
-        "--force",
-        action="store_true",
-        help="replace an existing cassette (only once the new recording is sound)",
-    )
-    parser.add_argument(
-        "--redact-path",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="also redact the value at this key path, e.g. customer=session.metadata.customer",
-    )
-    parser.add_argument(
-        "--redact-pattern",
-        action="append",
-        default=[],
-        metavar="NAME=REGEX",
-        help="also redact every match of this regular expression",
-    )
-    parser.add_argument("--note", default="", help="free text for the cassette header")
-
-
-def _user_rules(args: argparse.Namespace) -> RedactionRules:
-    rules: list[RedactionRule] = []
-    for spec, make in (
-        (args.redact_path, RedactionRule.path),
-        (args.redact_pattern, RedactionRule.pattern),
-    ):
-        for item in spec:
-            name, sep, target = item.partition("=")
-            if not sep:
-                raise UsageError(f"redaction rule {item!r}: write NAME=VALUE")
-            try:
-                rules.append(make(name, target))
-            except RedactionError as exc:
-                raise UsageError(str(exc)) from None
-    try:
-        return RedactionRules.default().with_rules(*rules)
-    except RedactionError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _first_conn(path: StrPath, append: bool, given: int | None) -> int:
-    """The first ``conn`` to record: as given, else 0, or after the last one when appending."""
-    if given is not None:
-        return given
-    return _last_conn(os.fspath(path)) + 1 if append else 0
-
-
-def _last_conn(path: str) -> int:
-    """The highest ``conn`` in the cassette's readable frames (-1: none, or no cassette).
-
-    A file that cannot be read is not an error here: reserving the staging file reports it.
-    """
-    last = -1
-    with contextlib.suppress(OSError, HarnessError), open_cassette(path) as reader:
-        for frame in reader:
-            last = max(last, frame.conn)
-    return last
-
-
-def _check_target(path: str, *, force: bool, append: bool) -> None:
-    """Refuse, before listening, a cassette path the recording could not end in."""
-    if path.endswith(("/", os.sep)) or os.path.isdir(path):
-        raise UsageError(
-            f"{path} is a directory: give the cassette's file name, e.g. "
-            f"{os.path.join(path, 'session.jsonl')}"
-        )
-    parent = os.path.dirname(path)
-    if parent and not os.path.isdir(parent):
-        raise UsageError(f"{path}: the directory {parent} does not exist")
-    if os.path.exists(path) and not (force or append):
-        raise UsageError(
-            f"{path} exists: use --force to overwrite it or --append to add connections"
-        )
-
-
-async def run_record(args: argparse.Namespace) -> int:
-    """Run the recording proxy until SIGINT/SIGTERM; print where clients connect.
-
-    Returns 0 when the cassette was written, 1 when the recording failed (one line on
-    stderr: the upstream's refusal, the cassette unchanged, where the attempt is).
-
-    Raises:
-        UsageError: bad arguments, found before listening: the cassette is a directory or
-            its directory is missing, it exists without ``--force``/``--append``, the port
-            is out of range or in use (``harness.cli`` prints it, exit 2).
-    """
-    _check_target(args.cassette, force=args.force, append=args.append)
-    proxy = RecordingProxy(
-        args.upstream,
-        args.cassette,
-        host=args.host,
-        port=args.port,
-        redaction=_user_rules(args),
-        append=args.append,
-        note=args.note,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with proxy:
-            print(f"recording to {proxy.cassette_path}", flush=True)
-            print(f"connect clients to {proxy.url}", flush=True)
-            print(f"  (openai client: websocket_base_url={proxy.base_url})", flush=True)
-            print("stop with Ctrl-C", flush=True)
-            await stop.wait()
-    except RecordingError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    if proxy.connections == 0:  # appending, and nobody came: nothing to add
-        print(
-            f"error: {proxy.cassette_path}: nothing was recorded: no client connected; "
-            "the cassette is unchanged",
-            file=sys.stderr,
-            flush=True,
-        )
-        return 1
-    print(f"recorded {proxy.connections} connection(s) to {proxy.cassette_path}", flush=True)
-    return 0
 
 
 # -- URLs -------------------------------------------------------------------------------------
@@ -1542,11 +813,3 @@ def _request_target(request_path: str, upstream: SplitResult) -> tuple[str, dict
 def _upstream_target(request_path: str, upstream: SplitResult) -> str:
     path, query = _request_target(request_path, upstream)
     return urlunsplit((upstream.scheme, upstream.netloc, path, urlencode(query), ""))
-
-
-def _redact_url(url: str, rules: RedactionRules) -> str:
-    split = urlsplit(url)
-    query = rules.redact_query(parse_qsl(split.query, keep_blank_values=True)).value
-    netloc = split.netloc.rpartition("@")[2]  # never show user:password
-    shown = urlunsplit((split.scheme, netloc, split.path, urlencode(query, safe="<>:"), ""))
-    return rules.redact_text(shown).value

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeAlias, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import RedactionError
 
@@ -53,6 +54,7 @@ __all__ = [
     "matches_redacted",
     "placeholder",
     "redact_log_record",
+    "redact_url",
     "redacting_logger",
 ]
 
@@ -957,3 +959,21 @@ def redacting_logger(name: str) -> logging.Logger:
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())
     return logger
+
+
+def redact_url(url: str, rules: RedactionRules) -> str:
+    """A URL as it may be shown (in a log or an error): never a secret in it.
+
+    The query goes through the rules' query rules (``api_key=<redacted:...>``), the
+    user and password are dropped from the host part, and the result goes through the
+    text rules (a key pasted in the path). The fragment is dropped. A string that is not
+    a URL at all (``http://[::1``) shows as ``<invalid URL>``.
+    """
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    query = rules.redact_query(parse_qsl(split.query, keep_blank_values=True)).value
+    netloc = split.netloc.rpartition("@")[2]  # never show user:password
+    shown = urlunsplit((split.scheme, netloc, split.path, urlencode(query, safe="<>:"), ""))
+    return rules.redact_text(shown).value

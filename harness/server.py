@@ -42,7 +42,7 @@ from harness.cassette import Cassette, StrPath, wire_close
 from harness.conversation import SimulatedSession, error_event
 from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
-from harness.recorder import parse_refusal
+from harness.refusal import parse_refusal
 from harness.replay import (
     DEFAULT_LOOKAHEAD,
     DEFAULT_MAX_FRAME_BYTES,

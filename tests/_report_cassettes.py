@@ -156,5 +156,5 @@ def write_audio_cassette(
             0,
             {"type": "response.done", "response": {"id": "resp_1", "status": "completed"}},
         )
-        w.close("client", tick(), 0, 1000)
+        w.write_close("client", tick(), 0, 1000)
     return path

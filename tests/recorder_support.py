@@ -133,7 +133,7 @@ def write_good_cassette(path: Path) -> bytes:
     with CassetteWriter(path, Header(note="the good one")) as writer:
         writer.event("server", 0.0, 0, {"type": "session.created", "event_id": "ev_old"})
         writer.event("client", 0.25, 0, {"type": "session.update", "session": {}})
-        writer.close("client", 0.5, 0, 1000, "")
+        writer.write_close("client", 0.5, 0, 1000, "")
     return path.read_bytes()
 
 

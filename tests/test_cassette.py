@@ -93,9 +93,9 @@ def test_writer_round_trips_every_frame_kind(tmp_path: Path) -> None:
     with CassetteWriter(path, Header(query={"model": "m"}, redactions=("auth",))) as w:
         w.event(Side.SERVER, 0.0004, 0, {"type": "session.created", "event_id": "e"})
         w.binary("server", 0.25, 0, b"\xff\x00")
-        w.close("server", 1.23456, 0, 1011, "internal")
+        w.write_close("server", 1.23456, 0, 1011, "internal")
         w.event("client", 0.0, 1, {"type": "session.update"})
-        w.close("client", 0.5, 1, None)
+        w.write_close("client", 0.5, 1, None)
     cassette = load_cassette(path)
     assert cassette.header.redactions == ("auth",)
     assert [f.t for f in cassette.frames] == [0.0, 0.25, 1.235, 0.0, 0.5]
@@ -299,7 +299,7 @@ def test_writer_lines_split_without_parsing_their_payload(tmp_path: Path) -> Non
     event = {"type": "response.output_audio.delta", "event_id": "e", "delta": "QUJD"}
     with CassetteWriter(path, Header()) as w:
         w.event("server", 1.25, 3, event)
-        w.close("server", 2.0, 3, 1011, "x")
+        w.write_close("server", 2.0, 3, 1011, "x")
     lines = path.read_bytes().splitlines(keepends=True)
     split = split_canonical(lines[1])
     assert split is not None
@@ -477,6 +477,106 @@ def test_write_frames_lines_survive_a_kill_between_batches(tmp_path: Path) -> No
     proc = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
     assert proc.returncode == -9
     assert [f.t for f in load_cassette(path).frames] == [n / 1000 for n in range(200)]
+
+
+def test_write_lines_writes_what_write_frames_does(tmp_path: Path) -> None:
+    one, lines = tmp_path / "one.jsonl", tmp_path / "lines.jsonl"
+    with CassetteWriter(one, Header(created="c")) as w:
+        w.write_frames(FRAMES)
+    with CassetteWriter(lines, Header(created="c")) as w:
+        for frame in FRAMES:  # encoded once by the caller, appended as they are
+            w.write_lines(frame.conn, frame.t, [encode_frame(frame)])
+        w.write_lines(0, 99.0, [])  # nothing to write: no line, and t is not taken
+    assert lines.read_bytes() == one.read_bytes()
+
+
+@pytest.mark.skipif(
+    not Path("/proc/thread-self/io").exists(), reason="counts write syscalls through Linux /proc"
+)
+def test_write_lines_makes_one_write_call(tmp_path: Path) -> None:
+    path = tmp_path / "w.jsonl"
+    lines = [encode_event_frame(Side.SERVER, 0.5, 2, {"type": "x", "i": i}) for i in range(300)]
+    with CassetteWriter(path, Header()) as w:
+        before = _syscalls_writing()
+        w.write_lines(2, 0.5, lines)
+        after = _syscalls_writing()
+    assert after - before == 1
+    assert [f.event for f in load_cassette(path).frames] == [
+        {"type": "x", "i": i} for i in range(300)
+    ]
+
+
+def test_write_lines_refuses_time_going_backwards_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "w.jsonl"
+    with CassetteWriter(path, Header()) as w:
+        w.write_lines(1, 2.0, [encode_event_frame(Side.SERVER, 2.0, 1, {"type": "a"})])
+        size = path.stat().st_size
+        with pytest.raises(UsageError, match=r"w\.jsonl: t=1\.999 on conn 1 is earlier"):
+            w.write_lines(1, 1.999, [encode_event_frame(Side.SERVER, 1.999, 1, {"type": "b"})])
+        assert path.stat().st_size == size
+        w.write_lines(
+            0, 0.0, [encode_event_frame(Side.SERVER, 0.0, 0, {"type": "c"})]
+        )  # other conn
+    assert [f.event_type for f in load_cassette(path).frames] == ["a", "c"]
+
+
+def test_a_failed_write_leaves_whole_lines_only(tmp_path: Path) -> None:
+    # A real write failure (EFBIG past RLIMIT_FSIZE, as a full disk gives ENOSPC), in a
+    # child so the limit binds only it: each batch that does not fit is cut back out.
+    path = tmp_path / "full.jsonl"
+    code = textwrap.dedent(
+        f"""
+        import resource, signal
+        from harness.cassette import CassetteWriter, Header, Side, encode_event_frame
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
+        failures = 0
+        with CassetteWriter({str(path)!r}, Header()) as w:
+            for i in range(200):
+                lines = [
+                    encode_event_frame(Side.SERVER, i, 0, {{"type": "x", "pad": "p" * 300}}),
+                    encode_event_frame(Side.SERVER, i, 0, {{"type": "y", "i": i}}),
+                ]
+                try:
+                    w.write_lines(0, i, lines)
+                except OSError:
+                    failures += 1
+                try:
+                    w.write_close(Side.SERVER, i, 0, 1000, "r" * 200)
+                except OSError:
+                    failures += 1
+        print(failures)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert int(done.stdout) > 0  # the limit was reached
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    frames = load_cassette(path).frames  # every line whole: no torn tail
+    kinds = [f.event_type or "close" for f in frames]
+    assert kinds[:3] == ["x", "y", "close"]
+    assert len(data) <= 10_000
+
+
+def test_close_with_a_frame_is_the_deprecated_write_close(tmp_path: Path) -> None:
+    path = tmp_path / "w.jsonl"
+    w = CassetteWriter(path, Header())
+    with pytest.warns(DeprecationWarning, match=r"write_close\(side, t, \.\.\.\)"):
+        w.close("server", 0.5, 0, 1011, "boom")
+    with pytest.warns(DeprecationWarning, match=r"close_file\(\) is deprecated: call close\(\)"):
+        w.close_file()
+    w.close()  # the file: idempotent, no warning
+    frame = load_cassette(path).frames[0]
+    assert (frame.side, frame.t, frame.close_code, frame.close_reason) == (
+        Side.SERVER,
+        0.5,
+        1011,
+        "boom",
+    )
+    with pytest.raises(ValueError, match="closed file"):
+        w.event("server", 1.0, 0, {"type": "late"})
 
 
 # -- nesting and close codes (issue 13) -----------------------------------------------------

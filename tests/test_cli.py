@@ -12,7 +12,7 @@ import pytest
 from harness.cassette import CassetteWriter, Header, load_cassette
 from harness.cli import main
 from harness.drivers import DRIVERS, ClientKind
-from harness.recorder import Refusal, refusal_frame
+from harness.refusal import Refusal, refusal_frame
 
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))
 
@@ -49,7 +49,7 @@ def test_frames_never_played_fail_with_the_report_and_status_1(tmp_path: Path) -
     path = tmp_path / "after_close.jsonl"
     with CassetteWriter(path, Header()) as w:
         w.event("server", 0.0, 0, {"type": "session.created", "event_id": "e1"})
-        w.close("client", 0.1, 0, 1000, "")
+        w.write_close("client", 0.1, 0, 1000, "")
         w.event("server", 0.2, 0, {"type": "response.done", "event_id": "e2"})
     status, text = run("replay", str(path))
     assert status == 1

@@ -18,8 +18,8 @@ from harness.inspect import (
     audio_format,
     inspect_cassette,
 )
-from harness.recorder import Refusal, refusal_frame
 from harness.redaction import placeholder
+from harness.refusal import Refusal, refusal_frame
 
 CASSETTES = Path(__file__).parent.parent / "cassettes"
 KEY = placeholder("openai_api_key")
@@ -297,7 +297,7 @@ def test_marks_errors_closes_refusals_redactions_and_gaps(tmp_path: Path) -> Non
                 },
             },
         )
-        w.close("server", 3.1, 1, 1011, "boom")
+        w.write_close("server", 3.1, 1, 1011, "boom")
     inspection = inspect_cassette(path)
     refused, live = inspection.connections
     (refusal,) = refused.marks

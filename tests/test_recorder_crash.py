@@ -63,7 +63,7 @@ def _old_cassette(path: Path) -> list[Frame]:
     """A good cassette already at ``path`` (a kill must leave it byte-identical)."""
     with CassetteWriter(path, Header(note="the good one")) as writer:
         writer.event("server", 0.0, 0, {"type": "session.created", "event_id": "ev_old"})
-        writer.close("client", 0.5, 0, 1000, "")
+        writer.write_close("client", 0.5, 0, 1000, "")
     return list(load_cassette(path).frames)
 
 

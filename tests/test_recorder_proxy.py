@@ -20,14 +20,11 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from harness.cassette import (
-    Frame,
-    Side,
-    load_cassette,
-)
+from harness.cassette import Frame, Side, load_cassette
 from harness.errors import RecordingError, UsageError
-from harness.recorder import RecordingProxy, Refusal, parse_refusal, refusal_frame
+from harness.recorder import RecordingProxy
 from harness.redaction import RedactionRule, RedactionRules
+from harness.refusal import Refusal, parse_refusal, refusal_frame
 
 
 @pytest.fixture

@@ -30,8 +30,11 @@ from websockets.http11 import Request, Response
 
 from harness.cassette import Side, load_cassette
 from harness.errors import RecordingError, TransportError, UsageError
-from harness.recorder import RecordingProxy, TransportTap, parse_refusal, side_files
+from harness.recorder import RecordingProxy
+from harness.recording import side_files
+from harness.refusal import parse_refusal
 from harness.server import FakeRealtimeServer
+from harness.tap import TransportTap
 from harness.transport import OpenAIRealtimeWebSocket
 
 

@@ -16,13 +16,12 @@ from recorder_support import (
     serve_upstream,
 )
 
-from harness.cassette import (
-    Side,
-    load_cassette,
-)
+from harness.cassette import Side, load_cassette
 from harness.errors import RecordingError, TransportError
-from harness.recorder import RecordingProxy, Refusal, TransportTap, parse_refusal
+from harness.recorder import RecordingProxy
+from harness.refusal import Refusal, parse_refusal
 from harness.server import FakeRealtimeServer
+from harness.tap import TransportTap
 from harness.transport import OpenAIRealtimeWebSocket
 
 

@@ -23,6 +23,7 @@ from harness.redaction import (
     is_placeholder,
     matches_redacted,
     placeholder,
+    redact_url,
 )
 
 API_KEY = "sk-proj-TESTabcdefghijklmnopqrstuvwxyz0123456789"
@@ -564,3 +565,19 @@ def test_an_opaque_credential_is_redacted_by_its_place(token: str, form: str) ->
         out = DEFAULT.redact_free_text("\n".join(lines)).value
     assert token not in out
     assert out.count(PLACEHOLDER_PREFIX) >= 6
+
+
+def test_redact_url_shows_a_url_with_no_secret_in_it() -> None:
+    rules = RedactionRules.default()
+    key = "sk-proj-" + "a1B2" * 10
+    shown = redact_url(
+        f"wss://user:hunter2@api.example.com/v1/{key}/realtime?model=gpt-realtime&api_key={key}#f",
+        rules,
+    )
+    assert key not in shown and "hunter2" not in shown and "user" not in shown
+    assert shown.startswith("wss://api.example.com/v1/<redacted:")
+    assert "model=gpt-realtime" in shown and "api_key=<redacted:" in shown
+    assert not shown.endswith("#f")
+    assert redact_url("ws://[::1/realtime", rules) == "<invalid URL>"
+    plain = "ws://127.0.0.1:8000/v1/realtime?model=m"
+    assert redact_url(plain, rules) == plain

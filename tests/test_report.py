@@ -158,7 +158,7 @@ def test_server_close_and_error_are_marked(tmp_path: Path) -> None:
 def test_a_refused_handshake_is_marked_as_a_refusal(tmp_path: Path) -> None:
     path = tmp_path / "refused.jsonl"
     with CassetteWriter(path, Header()) as w:
-        w.close("server", 0.0, 0, 4502, "handshake refused: HTTP 502 Bad Gateway\n{}")
+        w.write_close("server", 0.0, 0, 4502, "handshake refused: HTTP 502 Bad Gateway\n{}")
     data, rows, _ = page_data(write_html(path, tmp_path / "r.html"))
     assert rows[0][4] == "refusal"
     assert data["types"][rows[0][3]] == "refused: HTTP 502 Bad Gateway"
@@ -415,7 +415,7 @@ async def test_tiny(realtime_server):
 def test_option_all_reports_a_passing_replay_too(pytester: pytest.Pytester) -> None:
     with CassetteWriter(pytester.path / "tiny.jsonl", Header()) as w:
         w.event("server", 0.0, 0, {"type": "session.created", "event_id": "e1", "session": {}})
-        w.close("server", 0.01, 0, 1000, "bye")
+        w.write_close("server", 0.01, 0, 1000, "bye")
     pytester.makeini(
         "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
     )
@@ -456,7 +456,7 @@ def test_no_secret_reaches_a_report(tmp_path: Path) -> None:
                 },
             },
         )
-        w.close("client", 0.02, 0, 1000)
+        w.write_close("client", 0.02, 0, 1000)
     script = load_script(path)
     replay = Replay(script.frames(0), cassette=str(path))
     replay.connect(now=0.0)

@@ -277,11 +277,11 @@ def test_every_connection_gets_its_own_timeline(browser: Browser, tmp_path: Path
     path = tmp_path / "two.jsonl"
     with CassetteWriter(path, Header()) as w:
         w.event("server", 0.0, 0, {"type": "session.created", "session": {}})
-        w.close("server", 0.5, 0, 1011, "Internal server error")
+        w.write_close("server", 0.5, 0, 1011, "Internal server error")
         w.event("server", 0.0, 1, {"type": "session.created", "session": {}})
         w.binary("client", 0.1, 1, b"\x00\x01\x02")
         w.event("server", 0.2, 1, {"type": "error", "error": {"message": "no binary"}})
-        w.close("server", 0.9, 2, 4401, "handshake refused: HTTP 401 Unauthorized\n{}")
+        w.write_close("server", 0.9, 2, 4401, "handshake refused: HTTP 401 Unauthorized\n{}")
     out = write_html(path, tmp_path / "r.html")
     with browser.load(out) as loaded:
         page = loaded.page

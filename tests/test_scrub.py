@@ -38,7 +38,7 @@ def leaky(path: Path) -> None:
             },
         )
         w.binary("client", 0.2, 0, f"bin {EPHEMERAL}".encode())
-        w.close("server", 0.3, 0, 1011, f"bad key {KEY}")
+        w.write_close("server", 0.3, 0, 1011, f"bad key {KEY}")
 
 
 def run(*argv: str) -> tuple[int, str]:

@@ -31,8 +31,9 @@ from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request, Response
 
 from harness.errors import RecordingError
-from harness.recorder import RecordingProxy, TransportTap
+from harness.recorder import RecordingProxy
 from harness.server import FakeRealtimeServer
+from harness.tap import TransportTap
 from harness.transport import OpenAIRealtimeWebSocket
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,18 +12,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from harness import _json
-from harness.cassette import (
-    Cassette,
-    CassetteWriter,
-    Frame,
-    FrameKind,
-    Header,
-    Side,
-    load_cassette,
-)
+from harness.cassette import Cassette, CassetteWriter, Frame, FrameKind, Header, Side, load_cassette
 from harness.errors import CassetteError, CassetteMismatch, UnplayedFrames
 from harness.matching import DEFAULT_RULES
-from harness.recorder import Refusal, refusal_frame
+from harness.refusal import Refusal, refusal_frame
 from harness.server import FakeRealtimeServer
 
 CASSETTES = sorted((Path(__file__).parent.parent / "cassettes").glob("*.jsonl"))

@@ -125,7 +125,7 @@ def test_the_command_prints_each_finding_and_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     with CassetteWriter(bad, Header(note=f"key {KEY}")) as w:
         w.event("client", 0.0, 0, {"type": "conversation.item.creat"})
-        w.close("server", 0.1, 0, 1011, f"leaked {KEY}")
+        w.write_close("server", 0.1, 0, 1011, f"leaked {KEY}")
     status, text = run("validate", str(CASSETTES[0]), str(bad))
     assert status == 1
     assert text.splitlines() == [
