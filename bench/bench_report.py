@@ -178,7 +178,12 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=300.0, help="cassette size (default 300)")
     parser.add_argument("--dir", default="/tmp", help="where the cassette and report go")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: a 5 MiB cassette (bench/run.py --quick)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.mb = 5.0
     folder = Path(args.dir)
     cassette = folder / f"bench_report_{int(args.mb)}mb.jsonl"
     report = cassette.with_suffix(".html")

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from harness.cassette import Frame, Header, Side, StrPath, open_cassette
 from harness.redaction import PLACEHOLDER_PREFIX
+from harness.refusal import parse_refusal
 
 __all__ = [
     "DEFAULT_GAP_SECONDS",
@@ -59,9 +60,6 @@ DEFAULT_GAP_SECONDS = 1.0
 
 Codec = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 
-# The layout harness.refusal.refusal_frame writes for a refused handshake: a server close
-# with code 4000 + status and this reason prefix (tests/test_inspect.py checks they agree).
-_REFUSAL_PREFIX = "handshake refused: HTTP "
 _PLACEHOLDER = re.compile(re.escape(PLACEHOLDER_PREFIX) + r"([A-Za-z0-9_.-]+)>")
 _MAX_REDACTION_MARKS = 1000  # per connection; the counts stay exact beyond it
 
@@ -680,17 +678,12 @@ class Inspector:
         found: dict[str, int] = {}
         _placeholders(reason, found)
         self._redacted(c, frame, found)
-        if (
-            frame.side is Side.SERVER
-            and frame.close_code is not None
-            and reason.startswith(_REFUSAL_PREFIX)
-        ):
-            status_line, _, body = reason[len(_REFUSAL_PREFIX) :].partition("\n")
-            code, _, phrase = status_line.partition(" ")
-            if code.isdigit() and frame.close_code == 4000 + int(code):
-                detail = f"HTTP {code} {phrase}" + (f": {body}" if body else "")
-                self._mark(c, frame, MarkKind.REFUSAL, detail, int(code))
-                return
+        refusal = parse_refusal(frame)
+        if refusal is not None:
+            detail = f"HTTP {refusal.status} {refusal.reason_phrase}"
+            detail += f": {refusal.body}" if refusal.body else ""
+            self._mark(c, frame, MarkKind.REFUSAL, detail, refusal.status)
+            return
         code_text = str(frame.close_code) if frame.close_code is not None else "(no status)"
         detail = f"{frame.side} closed {code_text}" + (f" {reason}" if reason else "")
         self._mark(c, frame, MarkKind.CLOSE, detail, frame.close_code)

@@ -13,8 +13,8 @@ from harness.cassette import CassetteWriter, load_cassette
 from harness.cli import main
 from harness.drivers import DRIVERS, ClientKind, TimelineEntry, drive_transport
 from harness.errors import CassetteMismatch, UsageError
-from harness.recorder import TransportTap
 from harness.server import FakeRealtimeServer
+from harness.tap import TransportTap
 from harness.transport import DEFAULT_OPENAI_REALTIME_MODEL, OpenAIRealtimeWebSocket
 
 CASSETTES = sorted((Path(__file__).resolve().parent.parent / "cassettes").glob("*.jsonl"))

@@ -332,8 +332,7 @@ def test_marks_errors_closes_refusals_redactions_and_gaps(tmp_path: Path) -> Non
 
 
 def test_a_refusal_reads_as_the_recorder_writes_it() -> None:
-    # inspect parses the recorder's refusal layout itself (the core cannot import the
-    # recorder): this pins the two together.
+    # A refusal frame as the recorder writes it (harness.refusal) is a refusal mark.
     frame = refusal_frame(3, 0.5, Refusal(502, "Bad Gateway", "upstream_unreachable"))
     from harness.inspect import Inspector
 

@@ -293,7 +293,7 @@ async def test_a_refused_handshake_fails_connect_and_leaves_disconnected() -> No
                 await transport.connect(url=server.url)
     port = server.url.split(":")[2].split("/")[0]
     assert str(info.value).startswith(
-        f"WebSocket connection to ws://127.0.0.1:{port}/v1/realtime failed:"
+        f"WebSocket connection to ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime failed:"
     )
     assert "403" in str(info.value)
     assert KEY not in str(info.value)
@@ -313,10 +313,15 @@ async def test_a_server_closing_mid_handshake_fails_connect_with_a_clear_error()
         transport = OpenAIRealtimeWebSocket(api_key=KEY)
         with pytest.raises(TransportError) as info:
             async with asyncio.timeout(TIMEOUT):
-                await transport.connect(url=f"ws://127.0.0.1:{port}/v1/realtime?model=m")
+                await transport.connect(
+                    url=f"ws://127.0.0.1:{port}/v1/realtime?model=m&api_key={KEY}"
+                )
+        # The URL is shown with its query, any key in it redacted (harness.redaction).
         assert str(info.value).startswith(
-            f"WebSocket connection to ws://127.0.0.1:{port}/v1/realtime failed:"
+            f"WebSocket connection to ws://127.0.0.1:{port}/v1/realtime"
+            "?model=m&api_key=<redacted:api_key_query> failed:"
         )
+        assert KEY not in str(info.value)
         assert transport.status == "disconnected"
         assert transport.connection_state.websocket is None
     finally:

@@ -17,7 +17,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias, cast
-from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as _ws_connect
@@ -26,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from harness import _net
 from harness._json import JSONObject
 from harness.errors import TransportError, UsageError
-from harness.redaction import RedactionRules
+from harness.redaction import RedactionRules, redact_url
 from harness.transport._js import UNSET
 from harness.transport.protocol import (
     Clock,
@@ -44,6 +43,10 @@ __all__ = [
 
 
 _REFERENCE_VERSION: Final = "0.20.0"
+
+
+# What the transport's own messages are scrubbed with (a URL or an error it quotes).
+_DEFAULT_RULES: Final = RedactionRules.default()
 
 
 def _package_version() -> str:
@@ -197,15 +200,6 @@ async def _close_bounded(ws: ClientConnection) -> None:
         raise
     except Exception:  # TimeoutError, or the connection failing meanwhile
         _abort(ws)
-
-
-def _redact_url(url: str) -> str:
-    """The URL without its query (it could carry a secret someone put there)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 # --------------------------------------------------------------------------- the transport
@@ -508,9 +502,9 @@ class OpenAIRealtimeWebSocket(RealtimeProtocol):
             return await _ws_connect(url, **connect_arguments(headers))
         except Exception as exc:
             # websockets' messages can quote the URL (InvalidURI), query included.
-            detail = RedactionRules.default().redact_free_text(str(exc)).value
+            detail = _DEFAULT_RULES.redact_free_text(str(exc)).value
             raise TransportError(
-                f"WebSocket connection to {_redact_url(url)} failed: {detail}"
+                f"WebSocket connection to {redact_url(url, _DEFAULT_RULES)} failed: {detail}"
             ) from exc
 
     # ------------------------------------------------------------------ closing
