@@ -19,6 +19,7 @@ from typing import Any
 
 from harness import _json
 from harness.cassette import (
+    MAX_DEPTH,
     CassetteWriter,
     Frame,
     Header,
@@ -27,6 +28,7 @@ from harness.cassette import (
     StrPath,
     encode_event_frame,
     encode_frame,
+    exceeds_depth,
     open_cassette,
 )
 from harness.errors import HarnessError, RecordingError, UsageError
@@ -252,8 +254,10 @@ class RecordingSink:
             event = _json.loads(text)
         except _json.JSONDecodeError:
             event = None
-        if not isinstance(event, dict):
+        if not isinstance(event, dict) or exceeds_depth(event, MAX_DEPTH, text):
             # The API only speaks JSON objects; keep anything else visible, never dropped.
+            # An object nested deeper than a cassette event may be (MAX_DEPTH) is kept as
+            # its text too: written as an event, the cassette could not be read back.
             if isinstance(text, str):
                 shown = text
             else:

@@ -333,3 +333,25 @@ def test_refusal_frame_round_trips() -> None:
     assert parse_refusal(frame) == refusal
     assert parse_refusal(Frame.of_close(Side.SERVER, 0, 0, 4401, "Unauthorized")) is None
     assert parse_refusal(Frame.of_close(Side.CLIENT, 0, 0, 4401, frame.close_reason)) is None
+
+
+async def test_an_event_nested_too_deep_to_replay_is_kept_as_text_and_the_cassette_reads(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    # The reader refuses events deeper than MAX_DEPTH (128) levels: recorded as events, such
+    # frames would make the whole cassette unreadable. They are kept as their text instead.
+    deep: object = "bottom"
+    for _ in range(200):
+        deep = [deep]
+    text = json.dumps({"type": "session.update", "session": {"deep": deep}})
+    cassette = tmp_path / "c.jsonl"
+    async with asyncio.timeout(TIMEOUT), RecordingProxy(upstream.url, cassette) as proxy:
+        async with connect(proxy.url + "?model=m") as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+            await ws.send(text)
+            assert json.loads(await ws.recv())["type"] == "echo"
+        await upstream.done.wait()
+    frames = load_cassette(cassette).frames  # reads: no CassetteError
+    kept = [f.event for f in frames if f.event and f.event["type"] == "harness.non_json_text"]
+    assert len(kept) == 2  # the client's frame and the upstream's echo of it
+    assert kept[0]["text"] == text
