@@ -166,7 +166,7 @@ async def _replay(
 ) -> int:
     # A torn cassette (a crashed recording) plays the frames before the tear, then FAILs.
     server = FakeRealtimeServer(path, speed=speed, allow_torn=True)
-    script = server.script
+    script = server.cassette
     if script.torn is not None:
         print(f"warning: {script.torn}; playing the frames before it", file=out)
     counts = {"frames": 0, "unexpected": 0}
@@ -223,7 +223,7 @@ def _plural(n: int, word: str) -> str:
 
 def _serve_verdict(path: str, server: FakeRealtimeServer, out: TextIO) -> int:
     """Print one cassette's verdict after its server closed; return 0 pass, 1 fail."""
-    recorded = len(server.script.conns)
+    recorded = len(server.cassette.conns)
     served = len(server.results)
     try:
         server.verdict()

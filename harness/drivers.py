@@ -35,7 +35,7 @@ from harness.cassette import Frame, FrameKind, Side, wire_close
 from harness.errors import TransportError, UsageError
 from harness.matching import compare_events
 from harness.refusal import parse_refusal
-from harness.replay import Script
+from harness.replay import PreparedCassette
 from harness.server import FakeRealtimeServer
 from harness.transport import (
     CreateWebSocketOptions,
@@ -89,7 +89,7 @@ class TimelineEntry:
 
 
 Emit = Callable[[TimelineEntry], None]
-Driver = Callable[[FakeRealtimeServer, Script, Emit, float], Awaitable[None]]
+Driver = Callable[[FakeRealtimeServer, PreparedCassette, Emit, float], Awaitable[None]]
 
 
 def _label(message: str | bytes) -> tuple[str, str | None]:
@@ -182,7 +182,7 @@ async def _await_server_frame(
 
 
 async def _play_connection(
-    ws: ClientConnection, script: Script, conn: int, emit: Emit, timeout: float
+    ws: ClientConnection, script: PreparedCassette, conn: int, emit: Emit, timeout: float
 ) -> None:
     opened = time.monotonic()
 
@@ -206,7 +206,9 @@ async def _play_connection(
             return
 
 
-async def drive_raw(server: FakeRealtimeServer, script: Script, emit: Emit, timeout: float) -> None:
+async def drive_raw(
+    server: FakeRealtimeServer, script: PreparedCassette, emit: Emit, timeout: float
+) -> None:
     """Drive a plain ``websockets`` client through every recorded connection, in turn."""
     for conn in script.conns:
         first = next(script.frames(conn), None)
@@ -314,7 +316,7 @@ def _recorded_model(session: dict[str, Any] | None, server: FakeRealtimeServer) 
 
 
 async def drive_transport(
-    server: FakeRealtimeServer, script: Script, emit: Emit, timeout: float
+    server: FakeRealtimeServer, script: PreparedCassette, emit: Emit, timeout: float
 ) -> None:
     """Play every recorded connection with our transport, :class:`OpenAIRealtimeWebSocket`."""
     for conn in script.conns:
@@ -322,7 +324,7 @@ async def drive_transport(
 
 
 async def _transport_connection(
-    server: FakeRealtimeServer, script: Script, conn: int, emit: Emit, timeout: float
+    server: FakeRealtimeServer, script: PreparedCassette, conn: int, emit: Emit, timeout: float
 ) -> None:
     frames = [prepared.frame for prepared in script.frames(conn)]
     wire = _Wire([f.t for f in frames if f.side is Side.SERVER and f.kind is not FrameKind.CLOSE])

@@ -45,9 +45,9 @@ h11-style; the server does the socket work and the waiting.
     the recorded one, and later client events naming the client's id match the recorded
     one. Only events that mention a bound id are decoded and re-encoded.
 
-Frames are encoded once. A :class:`ReplayScript` (a loaded cassette) encodes each server
+Frames are encoded once. A :class:`PreloadedCassette` (a loaded cassette) encodes each server
 event to bytes when it is built and shares them between connections. A
-:class:`StreamingScript` (a cassette too big to hold) validates the file once when built,
+:class:`StreamedCassette` (a cassette too big to hold) validates the file once when built,
 then each connection reads it afresh: a server event line in the writer's layout is sent as
 the bytes of its ``"event"`` value, sliced from the line (never decoded nor re-encoded, its
 :class:`Frame` parsed only if a report needs it), so memory stays constant whatever the size.
@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -100,17 +101,17 @@ __all__ = [
     "Mismatch",
     "OutKind",
     "Outgoing",
+    "PreloadedCassette",
     "Prepared",
+    "PreparedCassette",
     "Replay",
     "ReplayResult",
-    "ReplayScript",
-    "Script",
-    "StreamingScript",
+    "StreamedCassette",
     "Unplayed",
     "check_event_type",
-    "load_script",
     "parse_client_text",
     "prepare",
+    "prepare_cassette",
 ]
 
 DEFAULT_LOOKAHEAD = 1024
@@ -138,6 +139,12 @@ CLIENT_EVENT_TYPES = frozenset(
         "transcription_session.update",
     }
 )
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"harness.replay.{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3
+    )
 
 
 class OutKind(StrEnum):
@@ -216,7 +223,7 @@ def prepare(frame: Frame, *, path: str | None = None) -> Prepared:
     return Prepared(frame.side, frame.t, frame.kind, data, frame.lineno, frame)
 
 
-class Script(Protocol):
+class PreparedCassette(Protocol):
     """A source of recorded connections to replay (loaded or streamed)."""
 
     @property
@@ -244,7 +251,7 @@ class Script(Protocol):
         ...
 
 
-class ReplayScript:
+class PreloadedCassette:
     """A whole cassette in memory, every server payload encoded once and shared."""
 
     def __init__(self, cassette: Cassette) -> None:
@@ -275,7 +282,7 @@ class ReplayScript:
         return iter(self._by_conn.get(conn, ()))
 
 
-class StreamingScript:
+class StreamedCassette:
     """A cassette read from disk per connection, for files too big to hold.
 
     Building it reads the file once (constant memory) to validate every line up front, so
@@ -369,33 +376,33 @@ class StreamingScript:
                     yield prepare(frame)
 
 
-def load_script(
+def prepare_cassette(
     source: StrPath | Cassette,
     *,
     preload_limit: int = 64 * 1024 * 1024,
     allow_torn: bool = False,
-) -> Script:
+) -> PreparedCassette:
     """The script for a cassette: loaded and pre-encoded if small, else streamed from disk.
 
     Args:
         source: a cassette path, or a loaded :class:`~harness.cassette.Cassette`.
         preload_limit: files up to this many bytes are loaded whole.
         allow_torn: play the frames before a torn last line instead of refusing the file
-            (:attr:`Script.torn` then names the line).
+            (:attr:`PreparedCassette.torn` then names the line).
 
     Raises:
         CassetteNotFound, CassetteError: the file is missing or bad (any line).
     """
     if isinstance(source, Cassette):
-        return ReplayScript(source)
+        return PreloadedCassette(source)
     path = os.fspath(source)
     try:
         size = os.path.getsize(path)
     except OSError:
         size = 0  # open_cassette reports the missing file properly
     if size > preload_limit:
-        return StreamingScript(path, allow_torn=allow_torn)
-    return ReplayScript(load_cassette(path, allow_torn=allow_torn))
+        return StreamedCassette(path, allow_torn=allow_torn)
+    return PreloadedCassette(load_cassette(path, allow_torn=allow_torn))
 
 
 class Outgoing(NamedTuple):
@@ -444,8 +451,8 @@ class Mismatch:
     Attributes:
         cassette: the cassette file (or ``None``).
         lineno: the line of the expected frame (0 if there is none).
-        conn: the recorded connection replayed.
-        connection: the live connection's serial number on the server (0, 1, ...).
+        conn: the recorded connection replayed (as :attr:`harness.cassette.Frame.conn`).
+        serial: the live connection's serial number on the server (0, 1, ...).
         client_frame: the expected frame's index among the recorded client frames of its
             connection (1-based; 0 if none was expected).
         expected: the recorded frame diffed against (``None`` when none was left).
@@ -459,7 +466,7 @@ class Mismatch:
     cassette: str | None
     lineno: int
     conn: int
-    connection: int
+    serial: int
     client_frame: int
     expected: Frame | None
     received: Any
@@ -467,6 +474,12 @@ class Mismatch:
     ignored: tuple[str, ...]
     report: str
     error_event: dict[str, Any]
+
+    @property
+    def connection(self) -> int:
+        """Deprecated spelling of :attr:`serial` (README: Deprecated names)."""
+        _deprecated("Mismatch.connection", "Mismatch.serial")
+        return self.serial
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +489,7 @@ class Unplayed:
     Attributes:
         cassette: the cassette file (or ``None``).
         conn: the recorded connection.
-        connection: the live connection's serial number.
+        serial: the live connection's serial number on the server.
         count: how many frames were left.
         frames: the first of them (at most 20).
         report: the readable report.
@@ -488,12 +501,18 @@ class Unplayed:
 
     cassette: str | None
     conn: int
-    connection: int
+    serial: int
     count: int
     frames: tuple[Frame, ...]
     report: str
     read_lines: tuple[int, ...] = ()
     rest_from: int = 0
+
+    @property
+    def connection(self) -> int:
+        """Deprecated spelling of :attr:`serial` (README: Deprecated names)."""
+        _deprecated("Unplayed.connection", "Unplayed.serial")
+        return self.serial
 
 
 @dataclass(frozen=True, slots=True)
@@ -603,7 +622,7 @@ class Replay:
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         cassette: str | None = None,
         conn: int = 0,
-        connection: int = 0,
+        serial: int = 0,
     ) -> None:
         """Start a replay over ``frames`` (one recorded connection, in order).
 
@@ -629,7 +648,7 @@ class Replay:
         self._max_frame_bytes = max_frame_bytes
         self._cassette = cassette
         self._conn = conn
-        self._connection = connection
+        self._serial = serial
         self._window: deque[_Entry] = deque()
         self._control: deque[Outgoing] = deque()
         self._client_count = 0  # client frames read from the source so far
@@ -851,7 +870,7 @@ class Replay:
 
     def _next_event_id(self) -> str:
         self._errors_made += 1
-        return f"event_harness{self._connection:04d}x{self._errors_made:06d}"
+        return f"event_harness{self._serial:04d}x{self._errors_made:06d}"
 
     def _where(self, frame: Frame | None) -> str:
         path = self._cassette or "<cassette>"
@@ -917,7 +936,7 @@ class Replay:
                 cassette=self._cassette,
                 lineno=expected_frame.lineno if expected_frame is not None else 0,
                 conn=self._conn,
-                connection=self._connection,
+                serial=self._serial,
                 client_frame=ordinal,
                 expected=expected_frame,
                 received=payload,
@@ -956,7 +975,7 @@ class Replay:
                 cassette=self._cassette,
                 lineno=expected.lineno if expected is not None else 0,
                 conn=self._conn,
-                connection=self._connection,
+                serial=self._serial,
                 client_frame=entry.ordinal if entry is not None else 0,
                 expected=expected,
                 received=payload,
@@ -1016,7 +1035,7 @@ class Replay:
             unplayed = Unplayed(
                 cassette=self._cassette,
                 conn=self._conn,
-                connection=self._connection,
+                serial=self._serial,
                 count=count,
                 frames=tuple(kept),
                 report=self._unplayed_report(count, kept, waiting_for),
@@ -1038,7 +1057,7 @@ class Replay:
         plural = "s" if count != 1 else ""
         lines = [
             f"{self._where(kept[0])}: {count} recorded frame{plural} never played on conn "
-            f"{self._conn} (connection {self._connection})"
+            f"{self._conn} (connection {self._serial})"
         ]
         for frame in kept:
             lines.append(
@@ -1098,3 +1117,20 @@ def _preview(received: _Received) -> str:
     if kind is FrameKind.BINARY:
         return _label(received)
     return format_value(payload, limit=160)
+
+
+_RENAMED = {
+    "Script": "PreparedCassette",
+    "ReplayScript": "PreloadedCassette",
+    "StreamingScript": "StreamedCassette",
+    "load_script": "prepare_cassette",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names this module had before 0.2 (README: Deprecated names), with a warning."""
+    new = _RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module 'harness.replay' has no attribute {name!r}")
+    _deprecated(name, new)
+    return globals()[new]

@@ -602,7 +602,7 @@ def _run_data(
                 "report": m.report,
                 "lineno": m.lineno,
                 "conn": m.conn,
-                "connection": m.connection,
+                "connection": m.serial,
                 "client_frame": m.client_frame,
                 "expected": m.expected.describe() if m.expected is not None else None,
                 "received": shown,
@@ -626,7 +626,7 @@ def _run_data(
         unplayed_list.append(
             {
                 "conn": u.conn,
-                "connection": u.connection,
+                "connection": u.serial,
                 "count": u.count,
                 "rest_from": u.rest_from,
                 "report": u.report,

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -51,12 +52,12 @@ from harness.replay import (
     Mismatch,
     Outgoing,
     OutKind,
+    PreparedCassette,
     Replay,
     ReplayResult,
-    Script,
     Unplayed,
-    load_script,
     parse_client_text,
+    prepare_cassette,
 )
 
 __all__ = ["Clock", "FakeRealtimeServer", "MonotonicClock"]
@@ -136,7 +137,7 @@ class FakeRealtimeServer:
             clock: the clock pacing waits on (default: the monotonic clock).
             model: the model in :attr:`url` (default: the cassette's ``query.model``).
             allow_torn: serve the frames before a torn last line (a crashed recording)
-                instead of refusing the cassette; ``server.script.torn`` names the line.
+                instead of refusing the cassette; ``server.cassette.torn`` names the line.
 
         Raises:
             CassetteNotFound, CassetteError: the cassette is missing or malformed.
@@ -144,10 +145,10 @@ class FakeRealtimeServer:
         """
         if speed < 0 or speed != speed:
             raise UsageError(f"speed must be 0 (no pacing) or a positive factor, got {speed}")
-        self._script: Script | None = (
+        self._prepared: PreparedCassette | None = (
             None
             if cassette is None
-            else load_script(cassette, preload_limit=preload_limit, allow_torn=allow_torn)
+            else prepare_cassette(cassette, preload_limit=preload_limit, allow_torn=allow_torn)
         )
         self.speed = float(speed)
         self.host = host
@@ -156,7 +157,7 @@ class FakeRealtimeServer:
         self.lookahead = lookahead
         self.max_frame_bytes = max_frame_bytes
         self.clock: Clock = clock if clock is not None else MonotonicClock()
-        query_model = self._script.header.query.get("model") if self._script else None
+        query_model = self._prepared.header.query.get("model") if self._prepared else None
         self.model = model or query_model or "gpt-realtime"
         self._history: tuple[Mapping[str, Any], ...] | None = None
         self._server: Server | None = None
@@ -204,11 +205,21 @@ class FakeRealtimeServer:
         return int(sock.getsockname()[1])
 
     @property
-    def script(self) -> Script:
-        """The recorded connections being served."""
-        if self._script is None:
+    def cassette(self) -> PreparedCassette:
+        """The cassette being served, prepared for replay (its recorded connections)."""
+        if self._prepared is None:
             raise UsageError("a simulating FakeRealtimeServer serves no cassette")
-        return self._script
+        return self._prepared
+
+    @property
+    def script(self) -> PreparedCassette:
+        """Deprecated spelling of :attr:`cassette` (README: Deprecated names)."""
+        warnings.warn(
+            "FakeRealtimeServer.script is deprecated: use FakeRealtimeServer.cassette",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.cassette
 
     @property
     def base_url(self) -> str:
@@ -300,7 +311,14 @@ class FakeRealtimeServer:
         if unplayed:
             raise UnplayedFrames(self.report(), expected=unplayed[0].frames)
 
-    assert_played = verdict
+    def assert_played(self) -> None:
+        """Deprecated alias of :meth:`verdict` (README: Deprecated names)."""
+        warnings.warn(
+            "FakeRealtimeServer.assert_played() is deprecated: use verdict()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.verdict()
 
     # -- handshake -----------------------------------------------------------------------------
 
@@ -310,11 +328,11 @@ class FakeRealtimeServer:
             return refused
         serial = next(self._serial)
         self._serials[connection] = serial
-        if self._script is None:
+        if self._prepared is None:
             return None
         # A recorded connection whose handshake the API refused replays as that refusal.
-        conns = self._script.conns
-        first = next(self._script.frames(conns[serial % len(conns)]), None)
+        conns = self._prepared.conns
+        first = next(self._prepared.frames(conns[serial % len(conns)]), None)
         refusal = parse_refusal(first.frame) if first is not None else None
         if refusal is None:
             return None
@@ -351,20 +369,20 @@ class FakeRealtimeServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         serial = self._serials.pop(ws)
-        if self._script is None:
+        if self._prepared is None:
             await self._simulate(ws, serial)
             return
-        conns = self._script.conns
+        conns = self._prepared.conns
         conn = conns[serial % len(conns)]
         replay = Replay(
-            self._script.frames(conn),
+            self._prepared.frames(conn),
             rules=self.rules,
             speed=self.speed,
             lookahead=self.lookahead,
             max_frame_bytes=self.max_frame_bytes,
-            cassette=self._script.path,
+            cassette=self._prepared.path,
             conn=conn,
-            connection=serial,
+            serial=serial,
         )
         self._live[serial] = replay
         wake = asyncio.Event()

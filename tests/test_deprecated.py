@@ -60,3 +60,52 @@ def test_harness_warning_is_deprecated_and_out_of_all(module: str) -> None:
     with pytest.warns(DeprecationWarning, match=rf"{module}\.HarnessWarning is deprecated"):
         cls = mod.HarnessWarning
     assert issubclass(cls, UserWarning) and cls.__name__ == "HarnessWarning"
+
+
+RENAMED_IN_REPLAY = [
+    ("Script", "PreparedCassette"),
+    ("ReplayScript", "PreloadedCassette"),
+    ("StreamingScript", "StreamedCassette"),
+    ("load_script", "prepare_cassette"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), RENAMED_IN_REPLAY)
+def test_a_renamed_replay_name_warns_at_the_caller_and_is_the_same_object(
+    old: str, new: str
+) -> None:
+    import harness.replay
+
+    with pytest.warns(DeprecationWarning, match=rf"harness\.replay\.{old} is deprecated") as w:
+        value = getattr(harness.replay, old)
+    assert value is getattr(harness.replay, new)
+    assert w[0].filename == __file__
+
+
+async def test_the_server_s_old_spellings_warn_and_answer_as_the_new_ones() -> None:
+    from pathlib import Path
+
+    from websockets.asyncio.client import connect
+
+    from harness.errors import CassetteMismatch
+    from harness.server import FakeRealtimeServer
+
+    cassette = Path(__file__).parent.parent / "cassettes" / "text_turn.jsonl"
+    async with FakeRealtimeServer(cassette) as server:
+        with pytest.warns(DeprecationWarning, match=r"FakeRealtimeServer\.script is deprecated"):
+            assert server.script is server.cassette
+        headers = {"Authorization": "Bearer test"}
+        async with connect(server.url, additional_headers=headers, open_timeout=10) as ws:
+            await ws.send('{"type": "not.recorded"}')  # a mismatch, answered with an error
+            await ws.recv()
+    with (
+        pytest.warns(DeprecationWarning, match=r"assert_played\(\) is deprecated"),
+        pytest.raises(CassetteMismatch),
+    ):
+        server.assert_played()
+    mismatch = server.mismatches[0]
+    with pytest.warns(DeprecationWarning, match=r"Mismatch\.connection is deprecated"):
+        assert mismatch.connection == mismatch.serial == 0
+    unplayed = server.unplayed[0]
+    with pytest.warns(DeprecationWarning, match=r"Unplayed\.connection is deprecated"):
+        assert unplayed.connection == unplayed.serial == 0

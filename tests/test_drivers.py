@@ -25,7 +25,7 @@ async def play(path: Path, kind: ClientKind) -> tuple[FakeRealtimeServer, list[T
     timeline: list[TimelineEntry] = []
     server = FakeRealtimeServer(path)
     async with server, asyncio.timeout(30):
-        await DRIVERS[kind](server, server.script, timeline.append, TIMEOUT)
+        await DRIVERS[kind](server, server.cassette, timeline.append, TIMEOUT)
     return server, timeline
 
 
@@ -75,7 +75,7 @@ async def test_a_frame_the_transport_sends_that_was_not_recorded_is_a_mismatch(
     path = without_line(source, tmp_path / "no_truncate.jsonl", "conversation.item.truncate")
     server = FakeRealtimeServer(path)
     async with server, asyncio.timeout(30):
-        await drive_transport(server, server.script, lambda entry: None, 2.0)
+        await drive_transport(server, server.cassette, lambda entry: None, 2.0)
     with pytest.raises(CassetteMismatch) as info:
         server.verdict()
     assert "received conversation.item.truncate)" in str(info.value)
@@ -106,7 +106,7 @@ async def test_binary_client_frames_cannot_be_sent_by_the_transport(tmp_path: Pa
     server = FakeRealtimeServer(path)
     with pytest.raises(UsageError, match="binary client frame, which the transport cannot send"):
         async with server, asyncio.timeout(30):
-            await drive_transport(server, server.script, lambda entry: None, 2.0)
+            await drive_transport(server, server.cassette, lambda entry: None, 2.0)
 
 
 async def _record_with_url_only(path: Path) -> None:

@@ -35,7 +35,7 @@ from harness.cassette import (
 )
 from harness.cli import main
 from harness.errors import CassetteError, UnplayedFrames
-from harness.replay import ReplayScript
+from harness.replay import PreloadedCassette
 
 HEADER = {
     "format": "realtime-harness-cassette",
@@ -153,11 +153,11 @@ def test_a_deep_frame_built_in_code_is_refused_with_its_side(tmp_path: Path) -> 
     deep = Frame.of_event(Side.CLIENT, 0.1, 0, _value(300))
     bad = type(cassette)(cassette.header, (*cassette.frames, deep), path="x.jsonl")
     with pytest.raises(CassetteError, match=r"^x\.jsonl: client event: cannot encode as JSON"):
-        ReplayScript(bad)
+        PreloadedCassette(bad)
     deep = Frame.of_event(Side.SERVER, 0.1, 0, _value(MAX_DEPTH + 1))
     bad = type(cassette)(cassette.header, (*cassette.frames, deep), path="x.jsonl")
     with pytest.raises(CassetteError, match=r"server event nests more than 128 levels deep"):
-        ReplayScript(bad)
+        PreloadedCassette(bad)
 
 
 # -- the header's model -------------------------------------------------------------------
@@ -375,15 +375,15 @@ def test_replay_plays_a_torn_cassette_up_to_the_tear_then_fails_naming_it(
 
 
 def test_a_torn_streamed_cassette_plays_up_to_the_tear(tmp_path: Path) -> None:
-    from harness.replay import load_script
+    from harness.replay import prepare_cassette
 
     path = tmp_path / "torn.jsonl"
     path.write_bytes(cassette_bytes(*SESSION[:3]) + SESSION[3][:20])
-    script = load_script(path, preload_limit=0, allow_torn=True)
+    script = prepare_cassette(path, preload_limit=0, allow_torn=True)
     assert script.torn is not None and script.torn.lineno == 5
     assert [p.lineno for p in script.frames(0)] == [2, 3, 4]
     with pytest.raises(CassetteError, match=r":5: torn last line"):
-        load_script(path, preload_limit=0)
+        prepare_cassette(path, preload_limit=0)
 
 
 # -- generated hostile cassettes through the CLI ------------------------------------------

@@ -14,10 +14,10 @@ from harness.matching import DEFAULT_RULES
 from harness.replay import (
     Outgoing,
     OutKind,
+    PreloadedCassette,
     Replay,
-    ReplayScript,
-    StreamingScript,
-    load_script,
+    StreamedCassette,
+    prepare_cassette,
 )
 
 PATH = "cassettes/x.jsonl"
@@ -36,7 +36,7 @@ def numbered(*frames: Frame) -> tuple[Frame, ...]:
 
 
 def replay_of(*frames: Frame, **kw: Any) -> Replay:
-    script = ReplayScript(Cassette(Header(), numbered(*frames), PATH))
+    script = PreloadedCassette(Cassette(Header(), numbered(*frames), PATH))
     replay = Replay(script.frames(0), cassette=PATH, **kw)
     replay.connect(now=100.0)
     return replay
@@ -73,7 +73,7 @@ def test_frames_before_the_first_client_frame_go_out_on_connect() -> None:
 
 
 def test_nothing_is_sent_before_connect() -> None:
-    script = ReplayScript(Cassette(Header(), numbered(*SESSION), PATH))
+    script = PreloadedCassette(Cassette(Header(), numbered(*SESSION), PATH))
     replay = Replay(script.frames(0))
     assert replay.next_to_send() is None
 
@@ -336,10 +336,10 @@ def test_streaming_script_plays_the_same_as_a_loaded_one(tmp_path: Path) -> None
         for f in SESSION:
             w.write(f)
         w.event("server", 0.0, 1, {"type": "session.created", "event_id": "other"})
-    streaming = StreamingScript(path)
-    loaded = load_script(path)
-    assert isinstance(loaded, ReplayScript)
-    assert isinstance(load_script(path, preload_limit=10), StreamingScript)
+    streaming = StreamedCassette(path)
+    loaded = prepare_cassette(path)
+    assert isinstance(loaded, PreloadedCassette)
+    assert isinstance(prepare_cassette(path, preload_limit=10), StreamedCassette)
     assert streaming.conns == loaded.conns == (0, 1)
     assert [p.data for p in streaming.frames(0)] == [p.data for p in loaded.frames(0)]
     assert [p.frame.lineno for p in streaming.frames(1)] == [8]
@@ -364,8 +364,8 @@ def test_streamed_server_events_go_out_as_their_cassette_bytes(tmp_path: Path) -
         for f in SESSION:
             w.write(f)
     lines = path.read_bytes().splitlines()
-    streamed = list(StreamingScript(path).frames(0))
-    loaded = list(ReplayScript(load_cassette(path)).frames(0))
+    streamed = list(StreamedCassette(path).frames(0))
+    loaded = list(PreloadedCassette(load_cassette(path)).frames(0))
     created = streamed[0]
     assert created.parsed is None  # not decoded while streaming ...
     assert lines[1].endswith(b'"event":' + created.data + b"}")  # ... sent as written
@@ -381,7 +381,7 @@ def test_a_hand_written_cassette_streams_through_the_full_parser(tmp_path: Path)
         '{"side":"server","t":0.5,"conn":0,"event":{"type":"a","event_id":"e"},"note":1}\n'
         '{"side":"server","t":0.6,"conn":0,"event":{"type":"b","event_id":"f"}}\n'
     )
-    data = [p.data for p in StreamingScript(path).frames(0)]
+    data = [p.data for p in StreamedCassette(path).frames(0)]
     assert [_json.loads(d) for d in data] == [
         {"type": "a", "event_id": "e"},
         {"type": "b", "event_id": "f"},

@@ -28,7 +28,7 @@ from _report_cassettes import (
 from harness.cassette import CassetteWriter, Header, load_cassette
 from harness.errors import CassetteError, UsageError
 from harness.inspect import AudioFormat, audio_format
-from harness.replay import Replay, load_script
+from harness.replay import Replay, prepare_cassette
 from harness.report import ReportLimits, g711_to_pcm16, write_html
 
 pytestmark = pytest.mark.usefixtures("planted_cassettes_removed")
@@ -299,7 +299,7 @@ def test_limits_refuse_nonsense() -> None:
 
 def test_a_run_marks_the_mismatch_and_greys_the_unplayed_frames(tmp_path: Path) -> None:
     cassette = CASSETTES / "text_turn.jsonl"
-    script = load_script(cassette)
+    script = prepare_cassette(cassette)
     replay = Replay(script.frames(0), cassette=str(cassette))
     replay.connect(now=0.0)
     while replay.next_to_send() is not None:
@@ -457,7 +457,7 @@ def test_no_secret_reaches_a_report(tmp_path: Path) -> None:
             },
         )
         w.write_close("client", 0.02, 0, 1000)
-    script = load_script(path)
+    script = prepare_cassette(path)
     replay = Replay(script.frames(0), cassette=str(path))
     replay.connect(now=0.0)
     while replay.next_to_send() is not None:
