@@ -36,6 +36,7 @@ from typing import Any
 
 from harness import _json
 from harness.errors import UsageError
+from harness.items import UNSET
 from harness.redaction import PLACEHOLDER_PREFIX, is_placeholder, matches_redacted
 
 __all__ = [
@@ -51,7 +52,8 @@ __all__ = [
     "is_redacted",
 ]
 
-_MISSING: Any = object()
+# An absent key, as opposed to null: the one absent-key sentinel (harness.items.UNSET).
+_MISSING: Any = UNSET
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _PART = re.compile(r"(\*\*|\*|[^.\[\]*]+)?((?:\[(?:\*|\d+)\])*)")
 _INDEX = re.compile(r"\[(?:\*|\d+)\]")
