@@ -262,7 +262,7 @@ def test_the_issues_frames_get_invalid_request_errors_naming_the_field(
     assert errors, "the bad frame was not refused"
     for error in errors:
         _assert_api_error(error)
-    if live.server._script is None:  # simulate: the field at fault is named
+    if live.server._prepared is None:  # simulate: the field at fault is named
         params = {
             0: "item.type",
             1: "item.status",

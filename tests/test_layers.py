@@ -47,6 +47,7 @@ RANKS: dict[str, int] = {
     "redaction": CORE,
     "matching": CORE,
     "conversation": CORE,
+    "client_schema": CORE,
     "history": CORE,
     "replay": CORE,
     "rebinding": CORE,
