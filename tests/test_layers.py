@@ -47,6 +47,7 @@ RANKS: dict[str, int] = {
     "redaction": CORE,
     "matching": CORE,
     "conversation": CORE,
+    "prepared": CORE,
     "client_schema": CORE,
     "history": CORE,
     "replay": CORE,
