@@ -48,6 +48,7 @@ RANKS: dict[str, int] = {
     "matching": CORE,
     "conversation": CORE,
     "prepared": CORE,
+    "inspection": CORE,
     "client_schema": CORE,
     "history": CORE,
     "replay": CORE,
