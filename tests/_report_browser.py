@@ -8,8 +8,6 @@ can assert the page never reached for the network.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,30 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import CHROMIUM_ARGS, chromium_missing, chromium_path
 
-CHROMIUM = os.environ.get("REALTIME_HARNESS_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# One launch setup for every browser test (tests/_browser.py): the same executable, the
+# same quiet flags, the same reason to skip.
+CHROMIUM = chromium_path() or "/usr/bin/chromium"
+FLAGS = list(CHROMIUM_ARGS)
 TIMEOUT_MS = 20_000
 
 
 def skip_reason() -> str | None:
     """Why the browser tests cannot run here, or ``None``."""
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"chromium is absent ({CHROMIUM}): apt-get install chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is absent: pip install -e '.[test]'"
-    return None
+    return chromium_missing()
 
 
 @dataclass
