@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # loaded on first use, see __getattr__
     from harness.tap import TransportTap
     from harness.transport import OpenAIRealtimeWebSocket
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     *_errors_all,
