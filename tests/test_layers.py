@@ -237,6 +237,10 @@ def test_an_io_module_importing_another_is_refused() -> None:
         ("harness.recorder", "harness.transport"),
         ("harness.cassette", "websockets"),
         ("harness", "websockets"),
+        # the transport's sans-I/O core runs without the shell, websockets or asyncio
+        ("harness.transport.protocol", "websockets"),
+        ("harness.transport.protocol", "asyncio"),
+        ("harness.transport.protocol", "harness.transport.websocket"),
     ],
 )
 def test_importing_a_module_does_not_load_another(module: str, absent: str) -> None:

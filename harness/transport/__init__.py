@@ -142,6 +142,10 @@ Deliberate differences from the reference are commented where they happen
 (``# reference: ...``) and listed in the README.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from harness.transport.payloads import (
     AudioEvent,
     ErrorEvent,
@@ -159,12 +163,31 @@ from harness.transport.session_config import (
     DEFAULT_OPENAI_REALTIME_MODEL,
     DEFAULT_OPENAI_REALTIME_SESSION_CONFIG,
 )
-from harness.transport.websocket import (
-    ConnectionState,
-    CreateWebSocketOptions,
-    OpenAIRealtimeWebSocket,
-    connect_arguments,
+
+if TYPE_CHECKING:
+    from harness.transport.websocket import (
+        ConnectionState,
+        CreateWebSocketOptions,
+        OpenAIRealtimeWebSocket,
+        connect_arguments,
+    )
+
+# The asyncio shell (and with it websockets) loads on first use of one of its names, so
+# that importing the sans-I/O core (harness.transport.protocol) loads no I/O at all.
+_SHELL = frozenset(
+    {"ConnectionState", "CreateWebSocketOptions", "OpenAIRealtimeWebSocket", "connect_arguments"}
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SHELL:
+        from harness.transport import websocket
+
+        value = getattr(websocket, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'harness.transport' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_OPENAI_REALTIME_MODEL",
