@@ -417,8 +417,26 @@ def _validate_all(paths: Sequence[str], out: TextIO) -> int:
 # -- redact ---------------------------------------------------------------------------------
 
 
+def _add_redaction_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--redact-path NAME=PATH`` and ``--redact-pattern NAME=REGEX`` (record and redact)."""
+    parser.add_argument(
+        "--redact-path",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also redact the value at this key path, e.g. customer=session.metadata.customer",
+    )
+    parser.add_argument(
+        "--redact-pattern",
+        action="append",
+        default=[],
+        metavar="NAME=REGEX",
+        help="also redact every match of this regular expression",
+    )
+
+
 def _rules(paths: Sequence[str], patterns: Sequence[str]) -> RedactionRules:
-    """The default rules, then each ``NAME=PATH`` and ``NAME=REGEX`` given (record's syntax)."""
+    """The default rules, then each ``NAME=PATH`` and ``NAME=REGEX`` given."""
     extra: list[RedactionRule] = []
     for specs, make in ((paths, RedactionRule.path), (patterns, RedactionRule.pattern)):
         for spec in specs:
@@ -772,20 +790,7 @@ def _parser(prog: str) -> _Parser:
         _REDACT_EPILOG,
     )
     redact.add_argument("cassette", metavar="CASSETTE", nargs="+", help="the cassette file(s)")
-    redact.add_argument(
-        "--redact-path",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="also redact the value at this key path",
-    )
-    redact.add_argument(
-        "--redact-pattern",
-        action="append",
-        default=[],
-        metavar="NAME=REGEX",
-        help="also redact every match of this regular expression",
-    )
+    _add_redaction_arguments(redact)
     redact.add_argument(
         "--dry-run", action="store_true", help="report what would be replaced; write nothing"
     )
@@ -896,41 +901,8 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace an existing cassette (only once the new recording is sound)",
     )
-    parser.add_argument(
-        "--redact-path",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="also redact the value at this key path, e.g. customer=session.metadata.customer",
-    )
-    parser.add_argument(
-        "--redact-pattern",
-        action="append",
-        default=[],
-        metavar="NAME=REGEX",
-        help="also redact every match of this regular expression",
-    )
+    _add_redaction_arguments(parser)
     parser.add_argument("--note", default="", help="free text for the cassette header")
-
-
-def _user_rules(args: argparse.Namespace) -> RedactionRules:
-    rules: list[RedactionRule] = []
-    for spec, make in (
-        (args.redact_path, RedactionRule.path),
-        (args.redact_pattern, RedactionRule.pattern),
-    ):
-        for item in spec:
-            name, sep, target = item.partition("=")
-            if not sep:
-                raise UsageError(f"redaction rule {item!r}: write NAME=VALUE")
-            try:
-                rules.append(make(name, target))
-            except RedactionError as exc:
-                raise UsageError(str(exc)) from None
-    try:
-        return RedactionRules.default().with_rules(*rules)
-    except RedactionError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _check_target(path: str, *, force: bool, append: bool) -> None:
@@ -966,7 +938,7 @@ async def run_record(args: argparse.Namespace) -> int:
         args.cassette,
         host=args.host,
         port=args.port,
-        redaction=_user_rules(args),
+        redaction=_rules(args.redact_path, args.redact_pattern),
         append=args.append,
         note=args.note,
     )
