@@ -7,12 +7,12 @@ import json
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
+from _serve import Served
+from _serve import serve as serve_subprocess
 from websockets.asyncio.client import ClientConnection, connect
 
 from harness.cassette import Side, load_cassette
@@ -25,47 +25,8 @@ AUTH = {"Authorization": "Bearer test-key"}
 WAIT = 30.0  # every wait on the child is bounded by this
 
 
-@dataclass
-class Served:
-    proc: asyncio.subprocess.Process
-    urls: list[str]
-    base_urls: list[str]
-
-    async def finish(self) -> tuple[int, str, str]:
-        async with asyncio.timeout(WAIT):
-            out, err = await self.proc.communicate()
-        assert self.proc.returncode is not None
-        return self.proc.returncode, out.decode(), err.decode()
-
-
-@asynccontextmanager
-async def serve(*args: str) -> AsyncIterator[Served]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "harness",
-        "serve",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    try:
-        urls: list[str] = []
-        base_urls: list[str] = []
-        expected = max(1, sum(1 for a in args if a.endswith(".jsonl")))
-        async with asyncio.timeout(WAIT):
-            while len(base_urls) < expected:
-                line = (await proc.stdout.readline()).decode()
-                assert line, "serve exited before printing its URLs"
-                key, _, value = line.rstrip("\n").partition(": ")
-                (urls if key == "url" else base_urls).append(value)
-                assert key in ("url", "base_url"), line
-        yield Served(proc, urls, base_urls)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+def serve(*args: str) -> AbstractAsyncContextManager[Served]:
+    return serve_subprocess(*args, wait=WAIT)
 
 
 async def play(ws: ClientConnection, cassette: Path, *, change_text: bool = False) -> None:

@@ -23,12 +23,12 @@ from urllib.parse import urlencode
 
 import pytest
 from _browser import chromium_missing, chromium_page
+from _serve import serve
 
 from harness.cassette import Side, load_cassette
 
 from ._node import install_js_sdk, node_missing
 from ._readme import ROOT, recipe_block
-from ._serve import serve
 
 PLAYER = Path(__file__).resolve().parent / "browser"
 CASSETTES = sorted((ROOT / "cassettes").glob("*.jsonl"))
@@ -96,7 +96,7 @@ async def test_browser_plays_a_bundled_cassette(path: Path, site: tuple[str, Pat
     frames = [f for f in load_cassette(path).frames if f.conn == 0]
     async with serve(str(path), "--once") as served:
         verdict, seen = await _play_in_browser(base, path.name, served.url)
-        status, out, err = await served.verdict()
+        status, out, err = await served.finish()
 
     assert verdict == f"PASS: {path.name}: {len(frames)} frames played on 1 connection"
     [conn] = seen["connections"]
@@ -125,7 +125,7 @@ async def test_a_page_that_diverges_fails_on_both_sides(site: tuple[str, Path]) 
     )
     async with serve(str(path), "--once") as served:
         verdict, _seen = await _play_in_browser(base, "changed.jsonl", served.url)
-        status, out, _err = await served.verdict()
+        status, out, _err = await served.finish()
 
     # the API's error event arrived where the recorded item.added was due
     assert verdict == "FAIL: line 8: expected server conversation.item.added, received error"
@@ -151,7 +151,7 @@ async def test_js_sdk_in_the_browser_plays_the_function_call_cassette(
     async with serve(str(path), "--once") as served:
         query = urlencode({"url": served.url, "key": KEY})
         verdict, seen = await _open(f"{base}/sdk.html?{query}", "window.sdkResult ?? null")
-        status, out, err = await served.verdict()
+        status, out, err = await served.finish()
 
     assert verdict == "PASS: It's 18°C and sunny in Paris right now."
     assert seen["tools"] == [["get_weather", '{"city":"Paris"}']]

@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
+from _serve import WAIT, serve
 
 from ._node import install_js_sdk, node_missing
 from ._readme import ROOT, recipe_block
-from ._serve import WAIT, serve
 
 pytestmark = pytest.mark.node
 
@@ -72,7 +72,7 @@ async def test_js_sdk_recipe_plays_the_function_call_cassette(
         status, out, err = await _run_node(script, served.url)
         assert status == 0, err
         assert out.splitlines() == ['tool: get_weather {"city":"Paris"}', f"answer: {ANSWER}"]
-        verdict_status, verdict, _ = await served.verdict()
+        verdict_status, verdict, _ = await served.finish()
     assert verdict_status == 0, verdict
     assert verdict.splitlines()[-1] == (
         f"PASS: {FUNCTION_CALL}: 1 connection played every recorded frame"
@@ -86,7 +86,7 @@ async def test_a_changed_tool_fails_both_sides(tmp_path: Path, node_modules: Pat
     script = _script(tmp_path, node_modules, changed)
     async with serve(str(FUNCTION_CALL), "--once") as served:
         status, out, err = await _run_node(script, served.url)
-        verdict_status, verdict, _ = await served.verdict()
+        verdict_status, verdict, _ = await served.finish()
     # the SDK got the API's own error event, and the script failed on it
     assert status != 0
     assert "cassette_mismatch" in err
