@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from harness import _json
+from harness._files import fsync_directory
 from harness.cassette import (
     MAX_DEPTH,
     CassetteWriter,
@@ -335,7 +336,7 @@ class RecordingSink:
             finally:
                 writer.close()
             os.replace(self.staging, self.path)
-            _fsync_directory(self.path)
+            fsync_directory(self.path)
             return True
         writer.close()
         if self.handshakes == 0:
@@ -356,16 +357,6 @@ def _refusal_summary(refusal: Refusal) -> str:
         message = " ".join(message.split())
         shown += f": {message[:200]}" + ("..." if len(message) > 200 else "")
     return shown
-
-
-def _fsync_directory(path: str) -> None:
-    """Make a rename in ``path``'s directory durable (POSIX; a no-op where unsupported)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def starting_conn(path: StrPath, append: bool, given: int | None) -> int:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from harness import _json
+from harness._files import fsync_directory
 from harness.cassette import Frame, Header, StrPath, encode_frame, parse_frame_line
 from harness.errors import CassetteError, CassetteNotFound
 from harness.redaction import RedactionRules, placeholder
@@ -102,15 +103,6 @@ def _lines(path: str) -> Iterator[tuple[int, bytes]]:
         raise CassetteError(path, None, "is a directory, not a cassette file") from None
     with file:
         yield from enumerate(file, 1)
-
-
-def _fsync_dir(directory: str) -> None:
-    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsync-ed
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def scrub_cassette(
@@ -194,7 +186,7 @@ def scrub_cassette(
                 os.chmod(tmp_name, stat.S_IMODE(os.stat(name).st_mode))
                 os.replace(tmp_name, name)
                 tmp_name = ""
-                _fsync_dir(directory)
+                fsync_directory(name)
                 rewritten = True
     finally:
         if tmp is not None and not tmp.closed:

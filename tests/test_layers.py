@@ -40,6 +40,7 @@ CORE, GENERATORS, IO, COMPOSED, FACES, ENTRY = range(6)
 RANKS: dict[str, int] = {
     "errors": CORE,
     "_json": CORE,
+    "_files": CORE,
     "cassette": CORE,
     "refusal": CORE,  # part of the cassette format, in a module of its own
     "items": CORE,
