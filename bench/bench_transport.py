@@ -31,8 +31,14 @@ time, in interleaved rounds (order rotated so machine noise hits both alike):
 Each client's clocks run from its first frame received to its last one handled: the wall
 clock, and this process's CPU time (the server is another process), which a busy machine
 disturbs far less. Printed: events/s for each by both clocks, the ratios to ``bare`` per
-round, their median and best (targets: ``transport / bare`` >= 0.8,
-``transport+data / bare`` >= 0.6), and our ratio to each peer.
+round, their median (targets: ``transport / bare`` >= 0.8, ``transport+data / bare``
+>= 0.6), and our ratio to each peer.
+
+``--instructions`` counts instead, with valgrind's callgrind, the CPU instructions each
+of our clients and ``bare`` executes per frame (a run of 2 passes less a run of 1, so
+start-up cancels out): a figure no neighbour disturbs, for a machine whose clocks swing
+too much to judge a ratio by. It needs ``valgrind`` and takes about 3 minutes; the
+peers are only timed.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -263,28 +270,104 @@ async def measure(url: str, expected: int, rounds: int, peers: dict[str, Client]
     print(f"({rounds} rounds, {expected:,} frames each; CPU time is robust to busy neighbours)")
 
 
+# --------------------------------------------------------------------------- instructions
+
+OURS: dict[str, Client] = {
+    "bare": bare,
+    "transport": transport,
+    "transport+data": transport_decoding,
+}
+
+
+async def run_passes(name: str, url: str, expected: int, passes: int) -> None:
+    for _ in range(passes):
+        await OURS[name](url, expected)
+
+
+def count_instructions(url: str, expected: int) -> int:
+    """Instructions per frame for each of our clients, by callgrind; the ratios to bare."""
+    if shutil.which("valgrind") is None:
+        print("--instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    per_frame: dict[str, float] = {}
+    env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in OURS:
+            totals = []
+            for passes in (1, 2):
+                out = Path(tmp) / f"{name}.{passes}.out"
+                command = [
+                    "valgrind",
+                    "--tool=callgrind",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    __file__,
+                    "--client",
+                    name,
+                    "--url",
+                    url,
+                    "--count",
+                    str(expected),
+                    "--passes",
+                    str(passes),
+                ]
+                subprocess.run(command, check=True, env=env, capture_output=True)
+                totals.append(_callgrind_total(out))
+            per_frame[name] = (totals[1] - totals[0]) / expected
+            print(f"  {LABELS[name]:<31} {per_frame[name]:>9,.0f} instructions/frame", flush=True)
+    for name in ("transport", "transport+data"):
+        ratio = per_frame["bare"] / per_frame[name]
+        target = TARGETS[name]
+        print(
+            f"  {name + ' / bare':<28} {ratio:5.2f}   target >= {target}: "
+            f"{'met' if ratio >= target else 'MISSED'} (instructions)"
+        )
+    return 0
+
+
+def _callgrind_total(path: Path) -> int:
+    for line in path.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"{path}: no totals line in callgrind's output")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 frames, 3 rounds")
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count CPU instructions per frame with valgrind instead of timing (10,000 frames)",
+    )
     parser.add_argument("--serve", metavar="CASSETTE", help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=list(OURS), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--passes", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve_frames(Path(args.serve)))
         return 0
+    if args.client:  # one client's passes, for callgrind to count
+        asyncio.run(run_passes(args.client, args.url, args.count, args.passes))
+        return 0
+    if args.instructions:
+        args.quick = True
     frames = 10_000 if args.quick else 100_000
     rounds = args.rounds or (3 if args.quick else 6)
     path = cassette_path(frames)
     peers: dict[str, Client] = {}
-    python, why_not = agents_python()
+    python, why_not = agents_python() if not args.instructions else (None, "")
     if python is not None:
         peers["agents"] = peer([str(python), str(HERE / "_peer_agents.py")])
-    else:
+    elif not args.instructions:
         print(f"skipped the openai-agents peer: {why_not}")
-    command, why_not = node_peer()
+    command, why_not = node_peer() if not args.instructions else (None, "")
     if command is not None:
         peers["js"] = peer(command)
-    else:
+    elif not args.instructions:
         print(f"skipped the JS SDK peer: {why_not}")
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(path)],
@@ -300,6 +383,8 @@ def main() -> int:
             f"transport receive+dispatch: {count} frames of {path.name}, server in its own process"
         )
         url = f"ws://127.0.0.1:{port}/v1/realtime?model=bench"
+        if args.instructions:  # the peers are timed only (node's JIT under valgrind is not)
+            return count_instructions(url, int(count))
         asyncio.run(measure(url, int(count), rounds, peers))
     finally:
         assert server.stdin is not None

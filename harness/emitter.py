@@ -22,7 +22,7 @@ kept to what the transport uses:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, KeysView
 from typing import Any, TypeAlias
 
 from harness.errors import UsageError
@@ -55,7 +55,7 @@ class EventEmitter:
         ['hello']
     """
 
-    __slots__ = ("_listeners", "on_awaitable")
+    __slots__ = ("_listeners", "listening", "on_awaitable")
 
     def __init__(self, *, on_awaitable: Callable[[Awaitable[Any]], None] | None = None) -> None:
         """Create an emitter with no listeners.
@@ -65,6 +65,9 @@ class EventEmitter:
         """
         self._listeners: dict[str, list[Listener | _Once]] = {}
         self.on_awaitable = on_awaitable
+        #: The events that have at least one listener: a live, read-only view, so a hot
+        #: path can test ``name in emitter.listening`` without a call.
+        self.listening: KeysView[str] = self._listeners.keys()
 
     def on(self, event: str, listener: Listener) -> EventEmitter:
         """Call ``listener`` every time ``event`` is emitted; returns the emitter."""
@@ -100,7 +103,7 @@ class EventEmitter:
         return len(self._listeners.get(event, ()))
 
     def has_listeners(self, event: str) -> bool:
-        """Whether ``event`` has at least one listener (cheap; used on hot paths)."""
+        """Whether ``event`` has at least one listener (``event in listening``)."""
         return event in self._listeners
 
     def emit(self, event: str, *args: Any) -> bool:

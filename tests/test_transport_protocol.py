@@ -9,11 +9,14 @@ reference in tests/conformance.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.errors import HistoryError, TransportError, TransportNotConnected, UsageError
 from harness.items import (
@@ -28,7 +31,14 @@ from harness.items import (
     item_from_json,
     item_to_wire,
 )
-from harness.transport import AudioEvent, ErrorEvent, RealtimeProtocol, ToolCallEvent
+from harness.transport import (
+    AudioEvent,
+    ErrorEvent,
+    OpenAIRealtimeWebSocket,
+    RealtimeProtocol,
+    ToolCallEvent,
+    schema,
+)
 
 CONNECT_SESSION_UPDATE = {
     "type": "session.update",
@@ -387,6 +397,152 @@ def test_the_hot_path_skips_events_nobody_listens_to_but_not_a_replaced_emit() -
     core = Core()
     core.feed(audio_delta(0, "AAEC"))
     assert [name for name, _ in core.events[-3:]] == ["*", "response.output_audio.delta", "audio"]
+
+
+# The hot path must agree with the reference's schema and arithmetic wherever it applies.
+_JSON_VALUES = st.one_of(
+    st.text(max_size=3),
+    st.integers(-2, 2),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=1),
+    st.dictionaries(st.text(max_size=1), st.integers(), max_size=1),
+)
+_DELTA_FIELDS = ("event_id", "item_id", "response_id", "delta", "content_index", "output_index")
+
+
+@given(
+    fields=st.fixed_dictionaries(
+        {},
+        optional={
+            **{name: st.text(max_size=4) for name in _DELTA_FIELDS[:4]},
+            "content_index": st.integers(0, 3) | st.floats(0, 3),
+            "output_index": st.integers(0, 3) | st.floats(0, 3),
+        },
+    ),
+    broken=st.dictionaries(st.sampled_from(_DELTA_FIELDS), _JSON_VALUES, max_size=2),
+    extra=st.dictionaries(st.sampled_from(["obfuscation", "x"]), _JSON_VALUES, max_size=1),
+)
+def test_the_hot_paths_audio_delta_check_is_the_schemas(
+    fields: dict[str, Any], broken: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    raw = {"type": "response.output_audio.delta", **fields, **broken, **extra}
+    fast = schema.audio_delta(dict(raw))
+    parsed, generic = schema.parse_server_event(dict(raw))
+    if fast is None:
+        assert generic, raw  # the schema does not take it as an audio delta either
+    else:
+        assert (fast, generic) == (parsed, False)
+
+
+_FORMATS = st.sampled_from(
+    [
+        None,
+        {"type": "audio/pcm", "rate": 24000},
+        {"type": "audio/pcm", "rate": 16000},
+        {"type": "audio/pcm"},
+        {"type": "audio/pcmu"},
+        {"type": "audio/pcma"},
+        {"type": "audio/unknown"},
+        "pcm16",
+        "g711_ulaw",
+        "g711_alaw",
+    ]
+)
+_AUDIO_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("session"), _FORMATS),
+        st.tuples(st.just("created"), st.sampled_from(["r1", "r2"]), _FORMATS),
+        st.tuples(st.just("done"), st.sampled_from(["r1", "r2"])),
+        st.tuples(
+            st.just("delta"),
+            st.sampled_from(["r1", "r2"]),
+            st.sampled_from(["i1", "i2"]),
+            # regular base64 with 0, 1 or 2 padding characters, and irregular
+            st.sampled_from(["AAAA" * 5, "AAE=", "AA==", "AAAAAA==", "AAE", ""]),
+        ),
+    ),
+    max_size=12,
+)
+
+
+class _HookedProtocol(RealtimeProtocol):
+    """Overrides an audio hook, so the hot path takes the hooks' way."""
+
+    def _on_audio(self, audio_event: AudioEvent) -> None:
+        super()._on_audio(audio_event)
+
+
+def _audio_step(step: tuple[Any, ...], n: int) -> dict[str, Any]:
+    if step[0] == "session":
+        output = {} if step[1] is None else {"format": step[1]}
+        return {
+            "type": "session.updated",
+            "event_id": f"s{n}",
+            "session": {"audio": {"output": output}},
+        }
+    if step[0] == "created":
+        response: dict[str, Any] = {"id": step[1]}
+        if step[2] is not None:
+            response["audio"] = {"output": {"format": step[2]}}
+        return {"type": "response.created", "event_id": f"c{n}", "response": response}
+    if step[0] == "done":
+        return {"type": "response.done", "event_id": f"d{n}", "response": {"id": step[1]}}
+    return {**audio_delta(n, step[3]), "response_id": step[1], "item_id": step[2]}
+
+
+def _reference_length(steps: list[tuple[Any, ...]]) -> float:
+    """The played length as the reference adds it up: the format read at every delta."""
+    session: Any = None
+    responses: dict[str, Any] = {}
+    item: str | None = None
+    total: float = 0
+    for step in steps:
+        if step[0] == "session":
+            session = step[1]
+        elif step[0] == "created":
+            responses[step[1]] = step[2] if step[2] is not None else session
+        elif step[0] == "done":
+            responses.pop(step[1], None)
+        else:
+            _, response_id, item_id, text = step
+            if item_id != item:
+                item, total = item_id, 0
+            size = len(base64.b64decode(text + "=" * (-len(text) % 4)))
+            fmt = responses.get(response_id) or session
+            kind = fmt.get("type") if isinstance(fmt, dict) else fmt
+            if kind in ("audio/pcmu", "audio/pcma") or str(kind).startswith("g711_"):
+                total += size / 8
+            elif kind == "audio/pcm":
+                total += (size / 2 / fmt.get("rate", 24000)) * 1000
+            else:
+                total += size / 24 / 2
+    return total
+
+
+@given(steps=_AUDIO_STEPS)
+def test_the_played_length_follows_every_format_change_on_both_paths(
+    steps: list[tuple[Any, ...]],
+) -> None:
+    plain = RealtimeProtocol(clock=lambda: 0.0)
+    hooked = _HookedProtocol(clock=lambda: 0.0)
+    heard: dict[str, list[AudioEvent]] = {"plain": [], "hooked": []}
+    for name, protocol in (("plain", plain), ("hooked", hooked)):
+        protocol.on("audio", heard[name].append)
+        protocol.open()
+        for n, step in enumerate(steps):
+            protocol.receive_frame(json.dumps(_audio_step(step, n)))
+    # The socket transport keeps the hooks, so it takes the hot path.
+    assert OpenAIRealtimeWebSocket._plain_audio_hooks
+    assert RealtimeProtocol._plain_audio_hooks and not _HookedProtocol._plain_audio_hooks
+    assert heard["plain"] == heard["hooked"]
+    assert plain._audio_length_ms == hooked._audio_length_ms == _reference_length(steps)
+
+
+@given(size=st.integers(0, 2**40))
+def test_halving_is_exact_so_a_48th_is_the_references_24th_halved(size: int) -> None:
+    assert size / 24 / 2 == size / 48
 
 
 # --------------------------------------------------------------------------- history

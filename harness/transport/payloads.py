@@ -47,6 +47,9 @@ except ImportError:  # pragma: no cover - pybase64 is a dependency
     _b64decode_strict = _b64encode_fast = None
 
 
+_new_object: Final = object.__new__  # an instance without __init__: one call, found once
+
+
 class AudioEvent:
     """A chunk of audio the model produced (``audio`` event).
 
@@ -67,7 +70,7 @@ class AudioEvent:
     @classmethod
     def from_base64(cls, text: str, response_id: str) -> AudioEvent:
         """An audio event whose ``data`` is ``text`` decoded when first read."""
-        event = cls.__new__(cls)
+        event = _new_object(cls)
         event._data = None
         event._b64 = text
         event._response_id = response_id

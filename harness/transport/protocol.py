@@ -25,7 +25,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import orjson
 
@@ -94,6 +94,31 @@ class Connection:
         self.outbox.append(frame)
 
 
+_AUDIO_DELTA: Final = "response.output_audio.delta"
+_audio_event: Final = AudioEvent.from_base64
+
+
+def _audio_rate(fmt: Any) -> tuple[int, Any]:
+    """How an audio format turns bytes into milliseconds: ``(divisor, rate)``.
+
+    ``ms = bytes / divisor``, or with a divisor of 0, ``(bytes / 2 / rate) * 1000`` for
+    PCM at ``rate``: the reference's arithmetic (openaiRealtimeBase.ts, the audio length
+    in ``_onMessage``), whose ``bytes / 24 / 2`` is exactly ``bytes / 48`` (halving a
+    float is exact). GA formats are ``{"type": "audio/pcm", "rate": ...}``,
+    ``{"type": "audio/pcmu"}`` and so on; older ones the strings ``"pcm16"``,
+    ``"g711_ulaw"``...
+    """
+    if type(fmt) is dict:
+        kind = fmt.get("type")
+        if kind in ("audio/pcmu", "audio/pcma"):
+            return 8, None
+        if kind == "audio/pcm":
+            return 0, coalesce(fmt.get("rate"), 24000)
+    elif isinstance(fmt, str) and fmt.startswith("g711_"):
+        return 8, None
+    return 48, None
+
+
 class RealtimeProtocol:
     """The Realtime transport's state machine, without I/O.
 
@@ -106,8 +131,19 @@ class RealtimeProtocol:
     :meth:`data_to_send` and :meth:`connection_lost` for driving it without a socket.
     """
 
+    # Whether a subclass keeps the audio hooks, so the hot path may skip them.
+    _plain_audio_hooks: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_audio_hooks = all(
+            getattr(cls, name) is getattr(RealtimeProtocol, name) for name in _AUDIO_HOOKS
+        )
+
     def __init__(self, *, model: str | None = None, clock: Clock) -> None:
         self._emitter = EventEmitter(on_awaitable=self._schedule_listener)
+        self._listening = self._emitter.listening
+        self._plain = self._plain_audio_hooks
         self._model: str = model if model is not None else DEFAULT_OPENAI_REALTIME_MODEL
         self._tracing: Any = None
         self._raw_session_config: Any = None
@@ -123,6 +159,9 @@ class RealtimeProtocol:
         self._response_audio_formats: dict[str, Any] = {}
         self._first_audio_timestamp: float | None = None
         self._audio_length_ms: float = 0
+        self._rate_response: str | None = None  # the response _rate_divisor, _rate are for
+        self._rate_divisor = 48
+        self._rate: Any = None
         self._sequencer = ResponseCreateSequencer(
             self._send_event_now, self._on_error, self._request_pump
         )
@@ -235,6 +274,7 @@ class RealtimeProtocol:
         # The socket never opened: there is no link, only the "connecting" status.
         self._sequencer.release_waiters()
         self._response_audio_formats.clear()
+        self._rate_response = None
         self._reset_audio_playback_state()
         if self._status == "disconnected":
             return
@@ -270,6 +310,7 @@ class RealtimeProtocol:
             return
         self._sequencer.release_waiters()
         self._response_audio_formats.clear()
+        self._rate_response = None
         self._reset_audio_playback_state()
         if self._status == "disconnected":
             return
@@ -315,19 +356,30 @@ class RealtimeProtocol:
                     raw = _json.loads(data.decode("utf-8", "replace"))
                 except ValueError:
                     return
-            if type(raw) is dict and raw.get("type") == "response.output_audio.delta":
+            try:
+                audio = raw["type"] == _AUDIO_DELTA  # KeyError, or TypeError: not a dict
+            except (KeyError, TypeError):
+                audio = False
+            if audio:  # raw is a dict: nothing else orjson returns takes a str index
                 parsed = audio_delta(raw)
                 if parsed is not None:
                     # The hot path, as _on_message + _on_websocket_message would take it:
-                    # no other branch of either applies to an audio delta.
-                    # emit() with no listener does nothing: skip the call when nobody
-                    # listens and emit() is ours (not replaced on the instance or a subclass).
-                    emitter = self._emitter
-                    plain = "emit" not in self.__dict__ and type(self).emit is _EMIT
-                    if not plain or emitter.has_listeners("*"):
-                        self.emit("*", raw)
-                    if not plain or emitter.has_listeners("response.output_audio.delta"):
-                        self.emit("response.output_audio.delta", parsed)
+                    # no other branch of either applies to an audio delta. With the
+                    # class's own hooks (emit not replaced on the instance either), an
+                    # event nobody listens to is skipped before any call. (Not
+                    # `"emit" in self.__dict__`: that builds the instance's dict, and
+                    # every attribute access after it is slower.)
+                    if self._plain and getattr(self.emit, "__func__", None) is _EMIT:
+                        listening = self._listening
+                        if "*" in listening:
+                            self._emitter.emit("*", raw)
+                        if _AUDIO_DELTA in listening:
+                            self._emitter.emit(_AUDIO_DELTA, parsed)
+                        if self._connection is link:
+                            self._on_audio_delta(parsed, True)
+                        return
+                    self.emit("*", raw)
+                    self.emit(_AUDIO_DELTA, parsed)
                     if self._connection is link:
                         self._on_audio_delta(parsed)
                     return
@@ -385,6 +437,7 @@ class RealtimeProtocol:
             self._session_format = lookup(
                 lookup(lookup(self._raw_session_config, "audio"), "output"), "format"
             )
+            self._rate_response = None
         if type_ == "response.done":
             self._on_response_done(parsed)
             return
@@ -566,11 +619,13 @@ class RealtimeProtocol:
                 if fmt is None or fmt is UNSET:
                     fmt = self._session_output_format()
                 self._response_audio_formats[response["id"]] = fmt
+                self._rate_response = None
             self._sequencer.mark_response_created()
         elif type_ == "response.done":
             response = parsed["response"]
             if is_truthy(response.get("id")):
                 self._response_audio_formats.pop(response["id"], None)
+                self._rate_response = None
             self._sequencer.mark_response_done()
         elif type_ == "session.created":
             session = parsed.get("session")
@@ -581,47 +636,43 @@ class RealtimeProtocol:
     def _session_output_format(self) -> Any:
         return self._session_format
 
-    def _on_audio_delta(self, parsed: JSONObject) -> None:
+    def _on_audio_delta(self, parsed: JSONObject, plain: bool = False) -> None:
+        # ``plain``: the hot path found the class's own hooks; emit ``audio`` directly.
         item_id = parsed["item_id"]
         content_index = parsed["content_index"]
         if self._current_item_id != item_id or self._current_audio_content_index != content_index:
             self._reset_audio_playback_state()
-        self._current_audio_content_index = content_index
-        self._current_item_id = item_id
+            self._current_audio_content_index = content_index
+            self._current_item_id = item_id
         if self._first_audio_timestamp is None:
             # Interruption measures the time since the first audio of the response.
             self._first_audio_timestamp = self._clock()
             self._audio_length_ms = 0
-        delta = parsed["delta"]
+        delta: str = parsed["delta"]
         length = len(delta)
-        if length % 4 == 0 and length:  # regular base64: its size without decoding it
-            pad = (2 if delta[-2] == "=" else 1) if delta[-1] == "=" else 0
-            size = length // 4 * 3 - pad
+        if length & 3 == 0 and length:  # regular base64: its size without decoding it
+            size = (length >> 2) * 3 - ((2 if delta[-2] == "=" else 1) if delta[-1] == "=" else 0)
         else:
             size = b64_size(delta)
         response_id = parsed["response_id"]
-        fmt = self._response_audio_formats.get(response_id)
-        if fmt is None or fmt is UNSET:
-            fmt = self._session_output_format()
-        # GA formats: {"type": "audio/pcm", "rate": ...}, {"type": "audio/pcmu"}, or
-        # the older strings ("pcm16", "g711_ulaw", ...).
-        if type(fmt) is dict:
-            kind = fmt.get("type")
-            if kind in ("audio/pcmu", "audio/pcma"):
-                self._audio_length_ms += size / 8
-            elif kind == "audio/pcm":
-                rate = coalesce(fmt.get("rate"), 24000)
-                self._audio_length_ms += (size / 2 / rate) * 1000
-            else:
-                self._audio_length_ms += size / 24 / 2
-        elif isinstance(fmt, str):
-            if fmt.startswith("g711_"):
-                self._audio_length_ms += size / 8
-            else:
-                self._audio_length_ms += size / 24 / 2
+        if not plain or response_id != self._rate_response:
+            # The response's format, read once per response (_audio_formats_changed
+            # forgets it); a subclass's _session_output_format is asked every time.
+            fmt = self._response_audio_formats.get(response_id)
+            if fmt is None or fmt is UNSET:
+                fmt = self._session_format if plain else self._session_output_format()
+            self._rate_response = response_id if plain else None
+            self._rate_divisor, self._rate = _audio_rate(fmt)
+        # The reference's arithmetic, operation for operation (interrupt floors the sum).
+        divisor = self._rate_divisor
+        if divisor:
+            self._audio_length_ms += size / divisor
         else:
-            self._audio_length_ms += size / 24 / 2
-        self._on_audio(AudioEvent.from_base64(delta, response_id))
+            self._audio_length_ms += (size / 2 / self._rate) * 1000
+        if not plain:
+            self._on_audio(AudioEvent.from_base64(delta, response_id))
+        elif "audio" in self._listening:
+            self._emitter.emit("audio", _audio_event(delta, response_id))
 
     def _on_audio(self, audio_event: AudioEvent) -> None:
         """Emit ``audio``; override to handle audio inside a subclass instead."""
@@ -949,3 +1000,4 @@ class RealtimeProtocol:
 
 
 _EMIT: Final = RealtimeProtocol.emit
+_AUDIO_HOOKS: Final = ("emit", "_on_audio", "_on_audio_delta", "_session_output_format")

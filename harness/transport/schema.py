@@ -404,27 +404,31 @@ _SERVER_EVENTS: Final[dict[str, _Obj]] = {
 }
 
 
+_NUMBER: Final = (int, float)  # a JSON number, as orjson returns it (bool is neither)
 _AUDIO_DELTA_KEYS: Final = frozenset(
     ("type", "event_id", "item_id", "content_index", "output_index", "response_id", "delta")
 )
+_AUDIO_DELTA_SIZE: Final = len(_AUDIO_DELTA_KEYS)
 
 
 def audio_delta(raw: dict[str, Any]) -> JSONObject | None:
     """``response.output_audio.delta`` checked against its schema without the combinators
     (the hot path); ``None`` when it does not match."""
-    g = raw.get
-    if (
-        type(g("event_id")) is str
-        and type(g("item_id")) is str
-        and type(g("response_id")) is str
-        and type(g("delta")) is str
-        and type(g("content_index")) in (int, float)
-        and type(g("output_index")) in (int, float)
-    ):
-        if len(raw) == len(_AUDIO_DELTA_KEYS):
-            return raw
-        return {k: v for k, v in raw.items() if k in _AUDIO_DELTA_KEYS}
-    return None
+    try:
+        if (
+            type(raw["event_id"]) is not str
+            or type(raw["item_id"]) is not str
+            or type(raw["response_id"]) is not str
+            or type(raw["delta"]) is not str
+            or type(raw["content_index"]) not in _NUMBER
+            or type(raw["output_index"]) not in _NUMBER
+        ):
+            return None
+    except KeyError:
+        return None
+    if len(raw) == _AUDIO_DELTA_SIZE:  # exactly its keys: six checked, and "type"
+        return raw
+    return {k: v for k, v in raw.items() if k in _AUDIO_DELTA_KEYS}
 
 
 def parse_server_event(raw: Any) -> tuple[JSONObject | None, bool]:
