@@ -66,6 +66,9 @@ RANKS: dict[str, int] = {
     # the transport package: a sans-I/O core under a thin asyncio shell
     "transport": IO,
     "transport.websocket": IO,
+    "transport.link": IO,  # one connection's socket, send queue and writer task
+    "transport.attempt": IO,  # a connect() in progress (an asyncio future cancels it)
+    "transport.options": IO,  # the URL, headers and websockets' arguments (no waiting)
     "transport.protocol": CORE,
     "transport.sequencer": CORE,
     "transport.session_config": CORE,

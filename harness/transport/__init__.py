@@ -7,7 +7,11 @@ module                     what (reference file)
 =========================  =======================================================
 ``protocol``               the sans-I/O core: frames in, events and frames out
                            (openaiRealtimeBase.ts, the socket's message listener)
-``websocket``              the asyncio shell around it (openaiRealtimeWebsocket.ts)
+``websocket``              the asyncio shell around it (openaiRealtimeWebsocket.ts):
+                           connect, close, the reader task
+``link``                   one connection: its socket, send queue and writer task
+``attempt``                a ``connect()`` in progress, and how ``close()`` cancels it
+``options``                the URL, the headers and websockets' ``connect`` arguments
 ``sequencer``              one ``response.create`` at a time
                            (responseCreateSequencer.ts)
 ``session_config``         ``session.update`` payloads (clientMessages.ts)
@@ -144,6 +148,7 @@ Deliberate differences from the reference are commented where they happen
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from harness.transport.payloads import (
@@ -165,25 +170,27 @@ from harness.transport.session_config import (
 )
 
 if TYPE_CHECKING:
-    from harness.transport.websocket import (
+    from harness.transport.options import (
         ConnectionState,
         CreateWebSocketOptions,
-        OpenAIRealtimeWebSocket,
         connect_arguments,
     )
+    from harness.transport.websocket import OpenAIRealtimeWebSocket
 
 # The asyncio shell (and with it websockets) loads on first use of one of its names, so
 # that importing the sans-I/O core (harness.transport.protocol) loads no I/O at all.
-_SHELL = frozenset(
-    {"ConnectionState", "CreateWebSocketOptions", "OpenAIRealtimeWebSocket", "connect_arguments"}
-)
+_SHELL: dict[str, str] = {
+    "ConnectionState": "options",
+    "CreateWebSocketOptions": "options",
+    "connect_arguments": "options",
+    "OpenAIRealtimeWebSocket": "websocket",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SHELL:
-        from harness.transport import websocket
-
-        value = getattr(websocket, name)
+    module = _SHELL.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f"harness.transport.{module}"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'harness.transport' has no attribute {name!r}")
