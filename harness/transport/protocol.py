@@ -59,6 +59,7 @@ from harness.transport.schema import audio_delta, parse_server_event
 from harness.transport.sequencer import ResponseCreateSequencer
 from harness.transport.session_config import (
     DEFAULT_OPENAI_REALTIME_MODEL,
+    audio_rate,
     build_session_payload,
     snake_session_config,
 )
@@ -96,27 +97,6 @@ class Connection:
 
 _AUDIO_DELTA: Final = "response.output_audio.delta"
 _audio_event: Final = AudioEvent.from_base64
-
-
-def _audio_rate(fmt: Any) -> tuple[int, Any]:
-    """How an audio format turns bytes into milliseconds: ``(divisor, rate)``.
-
-    ``ms = bytes / divisor``, or with a divisor of 0, ``(bytes / 2 / rate) * 1000`` for
-    PCM at ``rate``: the reference's arithmetic (openaiRealtimeBase.ts, the audio length
-    in ``_onMessage``), whose ``bytes / 24 / 2`` is exactly ``bytes / 48`` (halving a
-    float is exact). GA formats are ``{"type": "audio/pcm", "rate": ...}``,
-    ``{"type": "audio/pcmu"}`` and so on; older ones the strings ``"pcm16"``,
-    ``"g711_ulaw"``...
-    """
-    if type(fmt) is dict:
-        kind = fmt.get("type")
-        if kind in ("audio/pcmu", "audio/pcma"):
-            return 8, None
-        if kind == "audio/pcm":
-            return 0, coalesce(fmt.get("rate"), 24000)
-    elif isinstance(fmt, str) and fmt.startswith("g711_"):
-        return 8, None
-    return 48, None
 
 
 class RealtimeProtocol:
@@ -662,7 +642,7 @@ class RealtimeProtocol:
             if fmt is None or fmt is UNSET:
                 fmt = self._session_format if plain else self._session_output_format()
             self._rate_response = response_id if plain else None
-            self._rate_divisor, self._rate = _audio_rate(fmt)
+            self._rate_divisor, self._rate = audio_rate(fmt)
         # The reference's arithmetic, operation for operation (interrupt floors the sum).
         divisor = self._rate_divisor
         if divisor:

@@ -20,6 +20,7 @@ from harness.transport._js import UNSET, coalesce, drop_unset, is_truthy, lookup
 __all__ = [
     "DEFAULT_OPENAI_REALTIME_MODEL",
     "DEFAULT_OPENAI_REALTIME_SESSION_CONFIG",
+    "audio_rate",
     "build_session_payload",
     "snake_session_config",
 ]
@@ -55,6 +56,27 @@ _TOP_LEVEL_CAMEL: Final = {
 }
 _AUDIO_INPUT_CAMEL: Final = {"noiseReduction": "noise_reduction", "turnDetection": "turn_detection"}
 _PROMPT_CAMEL: Final = {"promptId": "prompt_id"}
+
+
+def audio_rate(fmt: Any) -> tuple[int, Any]:
+    """How an output audio format turns bytes into milliseconds: ``(divisor, rate)``.
+
+    ``ms = bytes / divisor``, or with a divisor of 0, ``(bytes / 2 / rate) * 1000`` for
+    PCM at ``rate``: the reference's arithmetic (openaiRealtimeBase.ts, the audio length
+    in ``_onMessage``), whose ``bytes / 24 / 2`` is exactly ``bytes / 48`` (halving a
+    float is exact). GA formats are ``{"type": "audio/pcm", "rate": ...}``,
+    ``{"type": "audio/pcmu"}`` and so on; older ones the strings ``"pcm16"``,
+    ``"g711_ulaw"``...
+    """
+    if type(fmt) is dict:
+        kind = fmt.get("type")
+        if kind in ("audio/pcmu", "audio/pcma"):
+            return 8, None
+        if kind == "audio/pcm":
+            return 0, coalesce(fmt.get("rate"), 24000)
+    elif isinstance(fmt, str) and fmt.startswith("g711_"):
+        return 8, None
+    return 48, None
 
 
 def _snake_keys(obj: Mapping[str, Any], table: Mapping[str, str]) -> JSONObject:
