@@ -132,13 +132,57 @@ _TURN_DETECTION: Final = Nullable(
 )
 _OUTPUT_MODALITIES: Final = _List(_Enum(("text", "audio")))
 _MAX_OUTPUT_TOKENS: Final = _OneOf((_Scalar((int,), "an integer", 1, 4096), _Enum(("inf",))))
+# openai's realtime_tools_config_union.Mcp; "authorization" and "headers" are secrets the
+# recorder redacts (README: Redaction), so they are checked like any other field here.
+_MCP_TOOL_FILTER: Final = _Object(
+    {"read_only": Nullable(_BOOL), "tool_names": Nullable(_List(_STR))}
+)
+_MCP_TOOL: Final = _Object(
+    {
+        "type": _STR,
+        "server_label": _STR,
+        "allowed_callers": Nullable(_List(_Enum(("direct", "programmatic")))),
+        "allowed_tools": Nullable(_OneOf((_List(_STR), _MCP_TOOL_FILTER))),
+        "authorization": Nullable(_STR),
+        "connector_id": Nullable(
+            _Enum(
+                (
+                    "connector_dropbox",
+                    "connector_gmail",
+                    "connector_googlecalendar",
+                    "connector_googledrive",
+                    "connector_microsoftteams",
+                    "connector_outlookcalendar",
+                    "connector_outlookemail",
+                    "connector_sharepoint",
+                )
+            )
+        ),
+        "defer_loading": Nullable(_BOOL),
+        "headers": Nullable(_STRINGS),
+        "require_approval": Nullable(
+            _OneOf(
+                (
+                    _Enum(("always", "never")),
+                    _Object(
+                        {"always": Nullable(_MCP_TOOL_FILTER), "never": Nullable(_MCP_TOOL_FILTER)}
+                    ),
+                )
+            )
+        ),
+        "server_description": Nullable(_STR),
+        "server_url": Nullable(_STR),
+        "tunnel_id": Nullable(_STR),
+    },
+    frozenset({"server_label"}),
+)
 _TOOLS: Final = _List(
     _Tagged(
         {
             "function": _Object(
                 {"type": _STR, "name": _STR, "description": _STR, "parameters": _OPEN}
             ),
-            "mcp": _Object({"*": _JSON_ANY, "server_label": _STR}, any_keys=True),
+            "mcp": _MCP_TOOL,
         }
     )
 )

@@ -91,10 +91,28 @@ TURN_DETECTION = st.one_of(
         },
     ),
 )
-TOOL = st.fixed_dictionaries(
+FUNCTION_TOOL = st.fixed_dictionaries(
     {"type": st.just("function"), "name": st.sampled_from(["f", "g"])},
     optional={"description": TEXT, "parameters": st.just({"type": "object", "properties": {}})},
 )
+TOOL_FILTER = st.fixed_dictionaries(
+    {}, optional={"read_only": st.booleans(), "tool_names": st.lists(TEXT, max_size=2)}
+)
+MCP_TOOL = st.fixed_dictionaries(
+    {"type": st.just("mcp"), "server_label": TEXT},
+    optional={
+        "server_url": st.just("https://mcp.example.com/sse"),
+        "connector_id": st.sampled_from(["connector_gmail", "connector_dropbox"]),
+        "allowed_tools": st.none() | st.lists(TEXT, max_size=2) | TOOL_FILTER,
+        "require_approval": st.sampled_from(["always", "never", None])
+        | st.fixed_dictionaries({}, optional={"always": TOOL_FILTER, "never": TOOL_FILTER}),
+        "server_description": TEXT,
+        "headers": st.dictionaries(st.sampled_from(["X-Team"]), TEXT, max_size=1),
+        "allowed_callers": st.lists(st.sampled_from(["direct", "programmatic"]), max_size=2),
+        "defer_loading": st.booleans(),
+    },
+)
+TOOL = FUNCTION_TOOL | MCP_TOOL
 SESSION = st.fixed_dictionaries(
     {},
     optional={
@@ -345,6 +363,26 @@ def test_a_response_carries_the_sessions_voice_and_format_but_no_speed() -> None
         ({"output_modalities": ["video"]}, "invalid_value", "session.output_modalities[0]"),
         ({"audio": "x"}, "invalid_type", "session.audio"),
         ({"voice": "alloy"}, "unknown_parameter", "session.voice"),
+        (
+            {"tools": [{"type": "mcp", "server_label": "s", "server_ulr": "https://x"}]},
+            "unknown_parameter",
+            "session.tools[0].server_ulr",
+        ),
+        (
+            {"tools": [{"type": "mcp", "server_label": "s", "require_approval": "sometimes"}]},
+            "invalid_value",
+            "session.tools[0].require_approval",
+        ),
+        (
+            {"tools": [{"type": "mcp", "server_label": "s", "headers": {"X-N": 5}}]},
+            "invalid_type",
+            "session.tools[0].headers.X-N",
+        ),
+        (
+            {"tools": [{"type": "mcp"}]},
+            "missing_required_parameter",
+            "session.tools[0].server_label",
+        ),
         ({"max_output_tokens": 5000}, "integer_above_max_value", "session.max_output_tokens"),
         (
             {"audio": {"input": {"turn_detection": {"type": "push_to_talk"}}}},
