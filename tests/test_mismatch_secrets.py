@@ -7,14 +7,16 @@ the recording: at the secret's own path (the recording holds another literal tok
 parent path (another number of tools, tools the recording lacks), elsewhere in the same
 frame, or as malformed input. The secret must not be in ``Mismatch.report``, the error
 event the client receives, ``server.report()``, the ``CassetteMismatch`` the verdict raises,
-the kept ``Mismatch`` values, the HTML report, nor the output of a pytest session whose
-test replays it; its placeholder stands in its place.
+the kept ``Mismatch`` values, the HTML report, the fake server's logs (DEBUG included),
+nor the output of a pytest session whose test replays it; its placeholder stands in its
+place.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,9 +158,12 @@ def assert_no_secret(where: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-async def test_a_mismatch_never_shows_the_clients_secret(name: str, tmp_path: Path) -> None:
+async def test_a_mismatch_never_shows_the_clients_secret(
+    name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     case = CASES[name]
     path = write_cassette(tmp_path / f"{name}.jsonl", case)
+    caplog.set_level(logging.DEBUG)
     async with FakeRealtimeServer(path) as server:
         async with connect(server.url, additional_headers=AUTH, open_timeout=TIMEOUT) as ws:
             async with asyncio.timeout(TIMEOUT):
@@ -187,6 +192,9 @@ async def test_a_mismatch_never_shows_the_clients_secret(name: str, tmp_path: Pa
     (shown,) = json.loads(data.group(1))["run"]["mismatches"]
     assert f"<redacted:{case.rule}>" in json.dumps(shown["received"])
     assert_no_secret("the HTML report", html)
+    ours = [r for r in caplog.records if r.name.startswith("harness")]  # not our client's
+    assert any(r.getMessage().startswith("< TEXT") for r in ours)  # the frame was logged
+    assert_no_secret("the logs", "\n".join(r.getMessage() for r in ours))
 
 
 async def test_mismatch_received_is_the_frame_as_a_cassette_would_hold_it(
