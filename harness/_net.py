@@ -273,7 +273,10 @@ class _RedactingAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
                 # the decoded event no longer holds.
                 redacted = self.streams.redact_event(event, stream).value
                 return dataclasses.replace(arg, data=_json.dumps(redacted))
-            text = self.rules.redact_free_text(data.decode("utf-8", "replace")).value
+            # Not an event (a JSON array, cut or malformed JSON): the key-path rules by
+            # their key names, then the free-text rules.
+            text = self.rules.redact_event_text(data.decode("utf-8", "replace")).value
+            text = self.rules.redact_free_text(text).value
             return dataclasses.replace(arg, data=text.encode())
         return dataclasses.replace(arg, data=self.rules.redact_bytes(data).value)
 

@@ -37,7 +37,12 @@ from typing import Any
 from harness import _json
 from harness.errors import UsageError
 from harness.items import UNSET
-from harness.redaction import PLACEHOLDER_PREFIX, is_placeholder, matches_redacted
+from harness.redaction import (
+    PLACEHOLDER_PREFIX,
+    RedactionRules,
+    is_placeholder,
+    matches_redacted,
+)
 
 __all__ = [
     "DEFAULT_RULES",
@@ -226,11 +231,23 @@ def _plain_path(path: tuple[str | int, ...]) -> str:
     return format_path(path)[2:] if path else "$"
 
 
-def format_value(value: Any, *, digest: bool = False, limit: int = 120) -> str:
-    """Render a JSON value for a diff line: JSON text, shortened; digests for audio."""
+def format_value(
+    value: Any,
+    *,
+    digest: bool = False,
+    limit: int = 120,
+    redaction: RedactionRules | None = None,
+) -> str:
+    """Render a JSON value for a diff line: JSON text, shortened; digests for audio.
+
+    With ``redaction``, its pattern rules run over the JSON text *before* it is shortened,
+    so a cut never leaves the first characters of a key behind (key-path rules need the
+    event: :func:`compare_events` applies them). A redaction placeholder is never shown as
+    a digest.
+    """
     if value is _MISSING:
         return "<absent>"
-    if digest and isinstance(value, str) and not _DIGEST.match(value):
+    if digest and isinstance(value, str) and not _DIGEST.match(value) and not is_placeholder(value):
         return f"{digest_text(value)[:19]}… ({len(value)} chars)"
     try:
         text = _json.dumps_str(value)
@@ -241,6 +258,8 @@ def format_value(value: Any, *, digest: bool = False, limit: int = 120) -> str:
             text = f"<{'an object' if isinstance(value, dict) else 'an array'} nested too deep>"
         else:
             text = reprlib.repr(value)
+    if redaction is not None:
+        text = redaction.redact_text(text).value
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
@@ -253,13 +272,19 @@ def _same_scalar(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+# How a difference is shown: the values, their digests (audio), or two array lengths.
+_VALUE, _DIGESTS, _LENGTHS = range(3)
+# One difference as the walk finds it: (path, recorded, received, how it is shown).
+_Raw = tuple[tuple[str | int, ...], Any, Any, int]
+
+
 class _Comparer:
     __slots__ = ("diffs", "event_type", "ignored", "rules")
 
     def __init__(self, rules: MatchRules, event_type: str | None) -> None:
         self.rules = rules
         self.event_type = event_type
-        self.diffs: list[Difference] = []
+        self.diffs: list[_Raw] = []
         self.ignored: list[str] = []
 
     def walk(self, exp: Any, got: Any, path: tuple[str | int, ...]) -> None:
@@ -279,7 +304,7 @@ class _Comparer:
             for i in range(min(len(exp), len(got))):
                 self.walk(exp[i], got[i], (*path, i))
             if len(exp) != len(got):
-                self.add(path, f"an array of {len(exp)} items", f"an array of {len(got)} items")
+                self.diffs.append((path, exp, got, _LENGTHS))
             return
         digest = (
             isinstance(exp, str) and isinstance(got, str) and rules.is_digest(self.event_type, path)
@@ -288,38 +313,98 @@ class _Comparer:
             got_digest = digest_text(got)
             if exp == got or (_DIGEST.match(exp) and exp == got_digest):
                 return
-            self.add(path, format_value(exp, digest=True), format_value(got, digest=True))
+            self.diffs.append((path, exp, got, _DIGESTS))
             return
         if isinstance(exp, dict | list) or isinstance(got, dict | list):
-            self.add(path, format_value(exp), format_value(got))
+            self.diffs.append((path, exp, got, _VALUE))
             return
         if exp is _MISSING or got is _MISSING or not _same_scalar(exp, got):
-            self.add(path, format_value(exp), format_value(got))
+            self.diffs.append((path, exp, got, _VALUE))
 
-    def add(self, path: tuple[str | int, ...], expected: str, received: str) -> None:
-        self.diffs.append(Difference(format_path(path), expected, received))
+
+def _shown_at(shown: Any, path: tuple[str | int, ...]) -> Any:
+    """The value at ``path`` of a key-path-redacted copy (:meth:`RedactionRules.redact_paths`).
+
+    The copy has the original's shape except where a rule replaced a whole value by its
+    placeholder: anything inside that value is shown as the placeholder.
+    """
+    value = shown
+    for step in path:
+        if isinstance(value, dict):
+            value = value.get(step, _MISSING)
+        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+            value = value[step]
+        elif isinstance(value, str):
+            return value  # the placeholder of a redacted container
+        else:
+            return _MISSING
+    return value
+
+
+def _difference(
+    raw: _Raw, redaction: RedactionRules | None, shown: tuple[Any, Any] = (None, None)
+) -> Difference:
+    """A difference as shown; ``shown``: the key-path-redacted events (None: unchanged)."""
+    path, exp, got, how = raw
+    where = format_path(path)
+    if redaction is not None:
+        where = redaction.redact_text(where).value
+    if how == _LENGTHS:
+        return Difference(where, f"an array of {len(exp)} items", f"an array of {len(got)} items")
+    digest = how == _DIGESTS
+    if redaction is None:
+        return Difference(where, format_value(exp, digest=digest), format_value(got, digest=digest))
+    exp_root, got_root = shown
+    if exp_root is not None:
+        exp = _shown_at(exp_root, path)
+    if got_root is not None:
+        got = _shown_at(got_root, path)
+    expected = format_value(exp, digest=digest, redaction=redaction)
+    received = format_value(got, digest=digest, redaction=redaction)
+    if expected == received and PLACEHOLDER_PREFIX in received:
+        received += " (a different value, redacted)"  # else the two lines would read equal
+    return Difference(where, expected, received)
 
 
 def compare_events(
-    expected: dict[str, Any], received: dict[str, Any], rules: MatchRules = DEFAULT_RULES
+    expected: dict[str, Any],
+    received: dict[str, Any],
+    rules: MatchRules = DEFAULT_RULES,
+    *,
+    redaction: RedactionRules | None = None,
 ) -> Comparison:
     """Compare a received client event with the recorded one under ``rules``.
 
     The ``type`` is compared first: when it differs, that is the only difference reported.
+
+    ``redaction`` only changes how differences are *shown*, never whether events match
+    (the walk compares the real values): its key-path rules are applied to both events
+    first (:meth:`~harness.redaction.RedactionRules.redact_paths`), so a value at a
+    secret's path, or a container holding one, is shown as its placeholder; its pattern
+    rules run over every shown value (before it is shortened) and every path. Pass it
+    wherever differences are displayed (a mismatch report); matching alone needs none.
     """
     exp_type = expected.get("type")
     got_type = received.get("type")
+    ignored: tuple[str, ...] = ()
     if exp_type != got_type:
-        return Comparison(
-            (
-                Difference(
-                    "$.type", format_value(exp_type), format_value(received.get("type", _MISSING))
-                ),
-            )
+        diffs: list[_Raw] = [(("type",), exp_type, received.get("type", _MISSING), _VALUE)]
+    else:
+        comparer = _Comparer(rules, exp_type if isinstance(exp_type, str) else None)
+        comparer.walk(expected, received, ())
+        diffs = comparer.diffs
+        ignored = tuple(dict.fromkeys(comparer.ignored))
+        if redaction is not None and ignored:  # concrete paths: a client's key may be one
+            ignored = tuple(dict.fromkeys(redaction.redact_text(p).value for p in ignored))
+    shown: tuple[Any, Any] = (None, None)
+    if redaction is not None and diffs:
+        exp_shown = redaction.redact_paths(expected).value
+        got_shown = redaction.redact_paths(received).value
+        shown = (
+            None if exp_shown is expected else exp_shown,
+            None if got_shown is received else got_shown,
         )
-    comparer = _Comparer(rules, exp_type if isinstance(exp_type, str) else None)
-    comparer.walk(expected, received, ())
-    return Comparison(tuple(comparer.diffs), tuple(dict.fromkeys(comparer.ignored)))
+    return Comparison(tuple(_difference(raw, redaction, shown) for raw in diffs), ignored)
 
 
 def compare_binary(expected: bytes, received: bytes) -> Comparison:

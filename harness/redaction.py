@@ -15,7 +15,11 @@ Theory of operation:
    (:meth:`RedactionRules.redact_event`), to binary frames (the pattern rules, as bytes),
    to the handshake's headers, query and subprotocols, and to any free text the recorder
    writes (close reasons, refusal bodies). Pattern rules also run over header, query and
-   subprotocol values, so a key planted anywhere is caught.
+   subprotocol values, so a key planted anywhere is caught. What a replay *shows* of a
+   client's mismatching frame is redacted the same way: key paths alone
+   (:meth:`RedactionRules.redact_paths`) so a diff can walk the copy beside the original,
+   and text that should have been an event but does not parse by each key-path rule's
+   last key name (:meth:`RedactionRules.redact_event_text`).
 4. The cassette header's ``redactions`` lists the rules that *ran* (every rule of the
    active set, in order), not only those that fired: the header is written first, before
    the frames are known, and it tells a reader what was guaranteed scrubbed. Where a rule
@@ -434,6 +438,11 @@ class RedactionRules:
     _free: tuple[tuple[re.Pattern[str], RedactionRule, bool], ...] = field(
         default=(), init=False, repr=False, compare=False
     )
+    # For text that does not parse: each key-path rule's last key name (None: any key),
+    # how it is written as a key, and the rule's name.
+    _keys: tuple[tuple[str | None, re.Pattern[str], str], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         rules = tuple(self.rules)
@@ -454,6 +463,12 @@ class RedactionRules:
         object.__setattr__(self, "_patterns", patterns)
         object.__setattr__(self, "_paths", tuple(r for r in rules if r.kind is RuleKind.PATH))
         object.__setattr__(self, "_free", tuple(_free_text_regexes(rules)))
+        keys: dict[str | None, tuple[str | None, re.Pattern[str], str]] = {}
+        for rule in rules:
+            if rule.kind is RuleKind.PATH:
+                name = _last_key(rule._steps)
+                keys.setdefault(name, (name, _key_regex(name), rule.name))
+        object.__setattr__(self, "_keys", tuple(keys.values()))
 
     @classmethod
     def default(cls) -> RedactionRules:
@@ -581,6 +596,27 @@ class RedactionRules:
         string left, keys included. When nothing fires, the same object is returned.
         """
         fired: list[str] = []
+        value: Any = self._apply_paths(event, fired)
+        if self._patterns:
+            names: list[str] = []
+            value = self._redact_strings(value, names)
+            if names:
+                fired.extend(rule.name for rule in self._patterns if rule.name in names)
+        return Redacted(value, tuple(fired))
+
+    def redact_paths(self, event: Any) -> Redacted[Any]:
+        """Return ``event`` with only the key-path rules applied (the input is never modified).
+
+        Keys are never renamed and containers keep their shape, except where a rule replaced
+        a whole value by its placeholder: so a copy can be walked beside the original (what
+        a mismatch's diff does, :func:`harness.matching.compare_events`). When nothing
+        fires, the same object is returned.
+        """
+        fired: list[str] = []
+        value = self._apply_paths(event, fired)
+        return Redacted(value, tuple(fired))
+
+    def _apply_paths(self, event: Any, fired: list[str]) -> Any:
         value: Any = event
         if self._paths:
             # A path of two steps or more reaches through a top-level object or array; an
@@ -592,12 +628,35 @@ class RedactionRules:
                 value, hit = _redact_path(value, rule._steps, rule.placeholder)
                 if hit:
                     fired.append(rule.name)
-        if self._patterns:
-            names: list[str] = []
-            value = self._redact_strings(value, names)
-            if names:
-                fired.extend(rule.name for rule in self._patterns if rule.name in names)
-        return Redacted(value, tuple(fired))
+        return value
+
+    def redact_event_text(self, text: str) -> Redacted[str]:
+        """Redact text that may hold a JSON event but did not decode as one (cut, malformed).
+
+        Key paths cannot be followed in text that does not parse, so each key-path rule
+        runs by its last key name: wherever that name is written as a key (``"name":``,
+        quoted either way, JSON escapes included), the value after it (a string, an object
+        or an array up to its end, else up to the next ``,``, ``}`` or ``]``) becomes
+        ``"<redacted:RULE>"``. A value the text cuts off is redacted up to the end. This
+        redacts more than the rule would in an event (``headers`` whole, not its values
+        only; the key anywhere, not only at the rule's path): never less. Then the pattern
+        rules run (:meth:`redact_text`).
+        """
+        fired: list[str] = []
+        if self._keys:
+            spans = _key_value_spans(text, self._keys)
+            decoded = _unescape(text) if _may_be_escaped(text) else None
+            if decoded is not None:  # "\u0061uthorization": a key spelled with escapes
+                spans += [
+                    (decoded.origin(a), decoded.origin_end(b), name)
+                    for a, b, name in _key_value_spans(decoded.text, self._keys)
+                ]
+            if spans:
+                fired.extend(_unique(name for _, _, name in spans))
+                quoted = [(a, b, f'"{placeholder(n)}"') for a, b, n in spans]
+                text = _replace_spans(text, quoted)
+        text = self._scrub(text, fired)
+        return Redacted(text, _unique(fired))
 
     def _redact_strings(self, value: Any, fired: list[str]) -> Any:
         if isinstance(value, str):
@@ -747,6 +806,92 @@ def _redact_path(value: Any, steps: tuple[_Step, ...], replacement: str) -> tupl
                 new_list = list(value)
             new_list[index] = item
     return (value, False) if new_list is None else (new_list, True)
+
+
+# -- key-path rules over text that does not parse ---------------------------------------------
+
+_KEY_COLON = r"[ \t\r\n]*:[ \t\r\n]*"
+# Any quoted key and its colon, for a rule whose every key step is "*".
+_ANY_KEY = re.compile(r"""(["'])(?:(?!\1)[^\\]|\\.)*\1""" + _KEY_COLON)
+
+
+def _key_regex(name: str | None) -> re.Pattern[str]:
+    """How a key named ``name`` (None: any key) is written before its value: quoted, colon."""
+    if name is None:
+        return _ANY_KEY
+    return re.compile(r"""(["'])""" + re.escape(name) + r"\1" + _KEY_COLON)
+
+
+_SCALAR_END = re.compile(r"[,}\]\r\n]")
+
+
+def _last_key(steps: tuple[_Step, ...]) -> str | None:
+    """The name of a path's last literal key (None when every key step is ``*``)."""
+    for kind, arg in reversed(steps):
+        if kind == "key":
+            assert isinstance(arg, str)
+            return arg
+    return None
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the JSON-ish value starting at ``start`` ends (exclusive); cut off: the end."""
+    if start >= len(text):
+        return start
+    first = text[start]
+    if first in "\"'":
+        return _string_end(text, start)
+    if first in "{[":
+        depth = 0
+        position = start
+        while position < len(text):
+            char = text[position]
+            if char in "\"'":
+                position = _string_end(text, position)
+                continue
+            if char in "{[":
+                depth += 1
+            elif char in "}]":
+                depth -= 1
+                if depth == 0:
+                    return position + 1
+            position += 1
+        return len(text)
+    found = _SCALAR_END.search(text, start)
+    end = found.start() if found is not None else len(text)
+    while end > start and text[end - 1] in " \t":
+        end -= 1
+    return end
+
+
+def _string_end(text: str, start: int) -> int:
+    quote = text[start]
+    position = start + 1
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == quote:
+            return position + 1
+        position += 1
+    return len(text)
+
+
+def _key_value_spans(
+    text: str, keys: tuple[tuple[str | None, re.Pattern[str], str], ...]
+) -> list[tuple[int, int, str]]:
+    """``(start, end, rule name)`` of each value written after a key a rule names."""
+    spans: list[tuple[int, int, str]] = []
+    for name, regex, rule in keys:
+        if name is not None and name not in text:
+            continue
+        for match in regex.finditer(text):
+            start = match.end()
+            end = _value_end(text, start)
+            if end > start and text[start:end] not in ("null", '""', "''"):
+                spans.append((start, end, rule))
+    return spans
 
 
 # -- free text ---------------------------------------------------------------------------------

@@ -23,7 +23,10 @@ h11-style; the server does the socket work and the waiting.
    :class:`Mismatch` (with a compiler-style report diffing it against the best candidate:
    the first unmatched frame of the same type, else the first unmatched one) and answered
    with the API's ``error`` event, code ``cassette_mismatch``. Nothing is consumed: the
-   client may still send the expected frame.
+   client may still send the expected frame. What the mismatch shows of the client's
+   frame (the report, the error event's message, :attr:`Mismatch.received`, the diff) is
+   redacted with the default rules first, as the recorder would write it: the comparison
+   itself runs on the real values.
 6. **Malformed input** (over ``max_frame_bytes``, not JSON, not an object, binary where
    none is recorded, an unknown event type) that matches nothing is a mismatch too, but is
    answered with the error the API gives for that input (``invalid_json``,
@@ -86,6 +89,7 @@ from harness.prepared import (
     prepare_cassette,
 )
 from harness.rebinding import IdBindings
+from harness.redaction import RedactionRules
 
 __all__ = [
     "CLIENT_EVENT_TYPES",
@@ -115,6 +119,12 @@ DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 _UNPLAYED_KEPT = 20
 _MISMATCHES_KEPT = 100
 _DIFFS_SHOWN = 5
+_TEXT_SHOWN = 200  # characters of a malformed text frame a mismatch keeps
+# Redacted before the cut: a key (~50-200 characters) that starts before it is matched whole.
+_CUT_MARGIN = 512
+# What a mismatch shows of the client's values (report, error event, Mismatch.received):
+# redacted with the default rules, as a cassette would be (rule 5).
+_SHOWN = RedactionRules.default()
 _WAY_OUT = "re-record with --realtime-record-mode=all, or ignore the field (README: Matching rules)"
 
 # The GA client events (Realtime API reference, "Client events").
@@ -213,7 +223,11 @@ class Mismatch:
         client_frame: the expected frame's index among the recorded client frames of its
             connection (1-based; 0 if none was expected).
         expected: the recorded frame diffed against (``None`` when none was left).
-        received: what the client sent (decoded event, bytes, text, or ``("close", code)``).
+        received: what the client sent, redacted as a cassette would hold it (the default
+            rules of :mod:`harness.redaction`: a secret at a key path or matching a pattern
+            is its placeholder): the decoded event, the bytes, the close code, or for
+            malformed text its first 200 characters (a key-path rule's key name redacts
+            the value written after it there).
         differences: where they differ.
         ignored: fields skipped by the match rules.
         report: the readable, multi-line report.
@@ -527,8 +541,7 @@ class Replay:
             return
         parsed = parse_client_text(data, max_bytes=self._max_frame_bytes)
         if isinstance(parsed, Malformed):
-            shown = data if len(data) <= 200 else data[:200]
-            self._refuse((FrameKind.EVENT, shown), parsed)
+            self._refuse((FrameKind.EVENT, _text_shown(data)), parsed)
             return
         self._receive((FrameKind.EVENT, parsed), now)
 
@@ -636,10 +649,11 @@ class Replay:
         return path
 
     def _mismatch(self, received: _Received) -> None:
-        kind, payload = received
+        kind = received[0]
         entry = self._candidate(received)
-        received_label = _label(received)
-        client_event_id = payload.get("event_id") if kind is FrameKind.EVENT else None
+        shown = _shown(received)  # what the report may show of it (rule 5)
+        received_label = _label(shown)
+        client_event_id = shown[1].get("event_id") if kind is FrameKind.EVENT else None
         if entry is None:
             comparison = Comparison()
             first = (
@@ -649,7 +663,7 @@ class Replay:
             )
             lines = [
                 first,
-                f"  received: {_preview(received)}",
+                f"  received: {_preview(shown)}",
                 "  re-record with --realtime-record-mode=all, or stop sending after the "
                 "recorded session ends",
             ]
@@ -659,7 +673,7 @@ class Replay:
         else:
             expected_frame = entry.prepared.frame
             ordinal = entry.ordinal
-            comparison = _compare(expected_frame, received, self._rules)
+            comparison = _compare(expected_frame, received, received_label, self._rules)
             what = expected_frame.describe()
             if expected_frame.describe() != received_label:
                 what = f"expected {what}, received {received_label}"
@@ -684,7 +698,7 @@ class Replay:
         event = error_event(
             self._next_event_id(),
             code=ErrorCode.CASSETTE_MISMATCH,
-            message=message,
+            message=_scrubbed(message),
             param=comparison.differences[0].path if comparison.differences else None,
             client_event_id=client_event_id if isinstance(client_event_id, str) else None,
         )
@@ -696,25 +710,29 @@ class Replay:
                 serial=self._serial,
                 client_frame=ordinal,
                 expected=expected_frame,
-                received=payload,
+                received=shown[1],
                 differences=comparison.differences,
                 ignored=comparison.ignored,
-                report="\n".join(lines),
+                report=_scrubbed("\n".join(lines)),
                 error_event=event,
             )
         )
 
     def _refuse(self, received: _Received, malformed: Malformed) -> None:
-        """Rule 6: answer malformed input with the API's error, and keep the mismatch."""
+        """Rule 6: answer malformed input with the API's error, and keep the mismatch.
+
+        Malformed text comes already cut and redacted (:func:`_text_shown`).
+        """
         kind, payload = received
         entry = self._candidate((kind, payload if isinstance(payload, dict) else {}))
         expected = entry.prepared.frame if entry is not None else None
-        client_event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        shown = _shown(received)
+        client_event_id = shown[1].get("event_id") if isinstance(shown[1], dict) else None
         first = (
             f"{self._where(expected)}: client sent malformed input "
             f"({malformed.code}): {malformed.message}"
         )
-        lines = [first, f"  received: {_preview(received)}"]
+        lines = [first, f"  received: {_preview(shown)}"]
         if expected is not None:
             lines.append(
                 f"  expected: client frame {entry.ordinal if entry else 0} ({expected.describe()})"
@@ -723,7 +741,7 @@ class Replay:
         event = error_event(
             self._next_event_id(),
             code=malformed.code,
-            message=malformed.message,
+            message=_scrubbed(malformed.message),  # "Invalid value: '<the client's type>'"
             param=malformed.param,
             client_event_id=client_event_id if isinstance(client_event_id, str) else None,
         )
@@ -735,10 +753,10 @@ class Replay:
                 serial=self._serial,
                 client_frame=entry.ordinal if entry is not None else 0,
                 expected=expected,
-                received=payload,
+                received=shown[1],
                 differences=(),
                 ignored=(),
-                report="\n".join(lines),
+                report=_scrubbed("\n".join(lines)),
                 error_event=event,
             )
         )
@@ -842,13 +860,14 @@ def _decoded(prepared: Prepared) -> dict[str, Any] | None:
     return parsed.event if parsed is not None else None
 
 
-def _compare(expected: Frame, received: _Received, rules: MatchRules) -> Comparison:
+def _compare(expected: Frame, received: _Received, label: str, rules: MatchRules) -> Comparison:
+    """The differences a mismatch report shows (``label``: the received frame's, redacted)."""
     kind, payload = received
     if expected.kind is not kind:
-        return Comparison((Difference("$", expected.describe(), _label(received)),))
+        return Comparison((Difference("$", expected.describe(), label),))
     if kind is FrameKind.EVENT:
         assert expected.event is not None
-        return compare_events(expected.event, payload, rules)
+        return compare_events(expected.event, payload, rules, redaction=_SHOWN)
     if kind is FrameKind.BINARY:
         assert expected.binary is not None
         return compare_binary(expected.binary, payload)
@@ -869,11 +888,41 @@ def _label(received: _Received) -> str:
     return f"close {payload if payload is not None else '(no status)'}"
 
 
+def _shown(received: _Received) -> _Received:
+    """What a mismatch may show of a received frame: redacted with the default rules."""
+    kind, payload = received
+    if kind is FrameKind.BINARY:
+        return kind, _SHOWN.redact_bytes(payload).value
+    if isinstance(payload, dict):
+        return kind, _SHOWN.redact_event(payload).value
+    return received  # a close code, or malformed text: cut and redacted already (_text_shown)
+
+
+def _text_shown(data: str | bytes) -> str | bytes:
+    """The first characters of malformed text that a mismatch keeps, redacted.
+
+    Redacted before the cut (with a margin past it), so that a key the cut runs through is
+    still recognised whole; bytes are read as Latin-1 (one character per byte) and stay
+    bytes.
+    """
+    window = data[: _TEXT_SHOWN + _CUT_MARGIN]
+    if isinstance(window, bytes):
+        text = _SHOWN.redact_event_text(window.decode("latin-1")).value
+        return text.encode("latin-1", "replace")[:_TEXT_SHOWN]
+    return _SHOWN.redact_event_text(window).value[:_TEXT_SHOWN]
+
+
+def _scrubbed(text: str) -> str:
+    """A report line or message with the default pattern rules applied (the last net)."""
+    return _SHOWN.redact_text(text).value
+
+
 def _preview(received: _Received) -> str:
+    """A received frame (already redacted by :func:`_shown`) shortened for a report line."""
     kind, payload = received
     if kind is FrameKind.BINARY:
         return _label(received)
-    return format_value(payload, limit=160)
+    return format_value(payload, limit=160, redaction=_SHOWN)
 
 
 _RENAMED = {

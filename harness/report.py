@@ -17,7 +17,8 @@ inline (``harness/_report_template.html``). The page shows
 
 Given a run (``mismatches=``, ``unplayed=`` from a :class:`~harness.server.FakeRealtimeServer`),
 the same page shows what the run did: the mismatch highlighted at its frame with the field
-diff and what the client sent instead, the frames never played greyed.
+diff and what the client sent instead (redacted, as :class:`~harness.replay.Mismatch` keeps
+it), the frames never played greyed.
 
 Size stays bounded whatever the cassette (see :class:`ReportLimits`): waveforms are
 downsampled to a fixed number of points while streaming; each stream embeds at most its
@@ -590,13 +591,17 @@ def _run_data(
     found: list[dict[str, Any]] = []
     extra_rows: list[dict[str, Any]] = []
     for index, m in enumerate(mismatches):
+        # A replay's Mismatch holds the client's frame redacted already (harness.replay,
+        # rule 5); the page redacts it again, so one built otherwise cannot leak either.
         received = m.received
         if isinstance(received, bytes):
             shown: Any = f"<{len(received)} bytes (binary frame)>"
         elif isinstance(received, dict):
-            shown = _elide(received, 2000)
+            shown = _elide(_SCRUB.redact_event(received).value, 2000)
+        elif isinstance(received, str):
+            shown = _SCRUB.redact_event_text(received).value
         else:
-            shown = received if isinstance(received, str | int | type(None)) else repr(received)
+            shown = received if isinstance(received, int | type(None)) else repr(received)
         found.append(
             {
                 "report": m.report,
@@ -654,8 +659,9 @@ def _template() -> tuple[str, str]:
 
 
 # A report is read like a log: the default rules' patterns (API keys, ephemeral keys) are
-# applied to every byte of data the page holds, and their key paths to every frame, so a
-# hand-made cassette or a client's mismatching event cannot put a secret in a report.
+# applied to every byte of data the page holds, and their key paths to every frame and to
+# what a mismatching client sent, so a hand-made cassette or a client's mismatching event
+# cannot put a secret in a report.
 _SCRUB = RedactionRules.default()
 
 

@@ -12,7 +12,9 @@ from harness.matching import (
     compare_events,
     digest_text,
     format_path,
+    format_value,
 )
+from harness.redaction import RedactionRules
 
 
 def item_create(text: str, *, event_id: str = "evt_1", item_id: str = "item_1") -> dict:
@@ -140,3 +142,81 @@ def test_binary_compares_by_digest() -> None:
 def test_format_path() -> None:
     assert format_path(("item", "content", 0, "text")) == "$.item.content[0].text"
     assert format_path(()) == "$"
+
+
+# -- what a diff shows: redacted (matching itself unchanged) -------------------------------
+
+SHOWN = RedactionRules.default()
+KEY = "sk-proj-MATCHtest0123456789abcdefghijklmnop"
+TOKEN = "opaque-mcp-token-5d1c"
+
+
+def session_update(*tools: dict, **session: object) -> dict:
+    return {"type": "session.update", "session": {"tools": list(tools), **session}}
+
+
+def mcp(authorization: str, **fields: object) -> dict:
+    return {"type": "mcp", "server_label": "s", "authorization": authorization, **fields}
+
+
+def shown(diffs: object) -> str:
+    return repr(diffs)
+
+
+def test_a_secret_at_its_own_path_shows_as_its_placeholder_on_both_sides() -> None:
+    recorded = session_update(mcp("recorded-literal"))
+    received = session_update(mcp(TOKEN))
+    plain = compare_events(recorded, received)
+    result = compare_events(recorded, received, redaction=SHOWN)
+    assert plain.ok == result.ok is False  # matching is the same
+    (diff,) = result.differences
+    assert diff.path == "$.session.tools[0].authorization"
+    assert diff.expected == '"<redacted:mcp_authorization>"'
+    assert diff.received == '"<redacted:mcp_authorization>" (a different value, redacted)'
+    assert TOKEN in shown(plain.differences)  # without redaction the value is shown
+
+
+def test_a_container_holding_a_secret_shows_the_placeholder_inside_it() -> None:
+    recorded = session_update(mcp("<redacted:mcp_authorization>"), instructions="a")
+    received = session_update(mcp(TOKEN, headers={"X-Key": "header-secret-1"}), instructions="b")
+    result = compare_events(recorded, received, redaction=SHOWN)
+    assert [(d.path, d.expected, d.received) for d in result.differences] == [
+        ("$.session.tools[0].headers", "<absent>", '{"X-Key":"<redacted:mcp_headers>"}'),
+        ("$.session.instructions", '"a"', '"b"'),
+    ]
+    # a whole tools array of another shape: shown with its secrets redacted
+    other = {"type": "session.update", "session": {"tools": "none", "instructions": "b"}}
+    (diff,) = compare_events(other, received, redaction=SHOWN).differences
+    assert TOKEN not in diff.received and "<redacted:mcp_authorization>" in diff.received
+    assert "header-secret-1" not in diff.received
+
+
+def test_a_recorded_placeholder_still_matches_any_value_with_redaction_on() -> None:
+    recorded = session_update(mcp("<redacted:mcp_authorization>"))
+    assert compare_events(recorded, session_update(mcp(TOKEN)), redaction=SHOWN).ok
+
+
+def test_pattern_secrets_are_redacted_before_a_long_value_is_cut() -> None:
+    # The key starts before the 120th character: cut first, its start would stay readable.
+    text = "x" * 100 + KEY
+    result = compare_events(
+        {"type": "a", "v": "y"}, {"type": "a", "v": text, KEY: 1}, redaction=SHOWN
+    )
+    assert KEY[:12] not in shown(result.differences)
+    assert [d.path for d in result.differences] == ["$.v", "$.<redacted:openai_api_key>"]
+    assert result.differences[0].received.startswith('"' + "x" * 100 + "<redacted:")
+    assert KEY[:12] in format_value(text)  # what the cut alone would have shown
+    assert KEY[:12] not in format_value(text, redaction=SHOWN)
+
+
+def test_the_type_and_ignored_paths_are_redacted_too() -> None:
+    (diff,) = compare_events({"type": "a"}, {"type": KEY}, redaction=SHOWN).differences
+    assert diff.received == '"<redacted:openai_api_key>"'
+    rules = DEFAULT_RULES.ignoring("extra.*")
+    result = compare_events(
+        {"type": "a", "extra": {}, "v": 1},
+        {"type": "a", "extra": {KEY: 1}, "v": 2},
+        rules,
+        redaction=SHOWN,
+    )
+    assert result.ignored == ("extra.<redacted:openai_api_key>",)

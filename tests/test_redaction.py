@@ -581,3 +581,85 @@ def test_redact_url_shows_a_url_with_no_secret_in_it() -> None:
     assert redact_url("ws://[::1/realtime", rules) == "<invalid URL>"
     plain = "ws://127.0.0.1:8000/v1/realtime?model=m"
     assert redact_url(plain, rules) == plain
+
+
+# -- for what a mismatch shows: key paths alone, and text that does not parse ------------------
+
+MCP_TOKEN = "opaque-mcp-token-7f3e9a"
+
+
+def test_redact_paths_applies_the_key_paths_only_and_keeps_the_shape() -> None:
+    event = {
+        "type": "session.update",
+        "session": {
+            "instructions": f"use {API_KEY}",
+            "tools": [{"type": "mcp", "authorization": MCP_TOKEN, "headers": {"X-K": "v"}}],
+        },
+    }
+    before = copy.deepcopy(event)
+    result = DEFAULT.redact_paths(event)
+    assert result.fired == ("mcp_authorization", "mcp_headers")
+    assert result.value["session"]["instructions"] == f"use {API_KEY}"  # patterns: not here
+    assert result.value["session"]["tools"] == [
+        {
+            "type": "mcp",
+            "authorization": "<redacted:mcp_authorization>",
+            "headers": {"X-K": "<redacted:mcp_headers>"},
+        }
+    ]
+    assert event == before
+    plain = {"type": "session.update", "session": {"instructions": "be brief"}}
+    assert DEFAULT.redact_paths(plain).value is plain
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # cut off inside the secret: redacted up to the end
+        (
+            f'{{"type": "session.update", "session": {{"tools": [{{"authorization": "{MCP_TOKEN}',
+            '{"type": "session.update", "session": {"tools": [{"authorization": '
+            '"<redacted:mcp_authorization>"',
+        ),
+        # a whole object after the key, cut off after it
+        (
+            '{"tools": [{"headers": {"X-Key": "hv-1", "Y": "}"}}, {"type": "mcp"',
+            '{"tools": [{"headers": "<redacted:mcp_headers>"}, {"type": "mcp"',
+        ),
+        # a JSON array of events (no event: the API refuses it) and single quotes
+        (
+            f"[{{'authorization': '{MCP_TOKEN}', 'b': 1}}]",
+            "[{'authorization': \"<redacted:mcp_authorization>\", 'b': 1}]",
+        ),
+        # a bare value, and a key spelled with escapes
+        (
+            f'{{"authorization": {MCP_TOKEN}, "b": 2',
+            '{"authorization": "<redacted:mcp_authorization>", "b": 2',
+        ),
+        (
+            f'{{"\\u0061uthorization": "{MCP_TOKEN}"',
+            '{"\\u0061uthorization": "<redacted:mcp_authorization>"',
+        ),
+        # an apostrophe before it cannot hide the key
+        (
+            f'{{"a": "it\'s", "authorization": "{MCP_TOKEN}", "c": "x\': y"',
+            '{"a": "it\'s", "authorization": "<redacted:mcp_authorization>", "c": "x\': y"',
+        ),
+        # and the pattern rules run too
+        (f'{{"instructions": "{API_KEY}', '{"instructions": "<redacted:openai_api_key>'),
+    ],
+)
+def test_redact_event_text_follows_key_paths_by_their_last_key_name(text: str, shown: str) -> None:
+    result = DEFAULT.redact_event_text(text)
+    assert result.value == shown
+    assert MCP_TOKEN not in result.value and API_KEY not in result.value
+
+
+def test_redact_event_text_leaves_other_text_and_empty_values_alone() -> None:
+    for text in ("not json", '{"authorization": null}', '{"authorization": ""}', '"authorization'):
+        assert DEFAULT.redact_event_text(text).value == text
+    assert DEFAULT.redact_event_text('{"authorization": null}').fired == ()
+    every = RedactionRules((RedactionRule.path("all", "*"),))
+    assert every.redact_event_text('{"a": 1, "b": [1, {"c": 2}]}').value == (
+        '{"a": "<redacted:all>", "b": "<redacted:all>"}'
+    )

@@ -436,3 +436,23 @@ def test_a_flood_of_bad_frames_keeps_the_first_hundred_mismatches_and_counts_the
     assert result.mismatches[-1].report.endswith(
         "  ... and 50 more mismatches on this connection, not kept (the first 100 are)"
     )
+
+
+def test_malformed_text_is_kept_cut_and_redacted_whatever_its_form() -> None:
+    token = "opaque-token-REPLAY-51a9"
+    key = "sk-proj-REPLAYtest0123456789abcdefghijklmn"
+    replay = replay_of(ev("client", 0.0, "response.create"), max_frame_bytes=300)
+    # too large, a key running through the cut at 200 characters; bytes that are not JSON
+    big = '{"type": "response.create", "pad": "' + "a" * 140 + key + "b" * 200 + '"}'
+    replay.receive_text(big, 1.0)
+    replay.receive_text(b'{"authorization": "' + token.encode() + b'", \xff', 1.0)
+    outs = drain(replay)
+    assert [_json.loads(o.data)["error"]["code"] for o in outs] == [
+        "frame_too_large",
+        "invalid_json",
+    ]
+    cut, raw = (m.received for m in replay.mismatches)
+    assert cut == big.replace(key, "<redacted:openai_api_key>")[:200]
+    assert raw == b'{"authorization": "<redacted:mcp_authorization>", \xff'
+    for m in replay.mismatches:
+        assert token not in m.report and key[:10] not in m.report

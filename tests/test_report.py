@@ -469,7 +469,8 @@ def test_no_secret_reaches_a_report(tmp_path: Path) -> None:
     text = write_html(
         path, tmp_path / "r.html", mismatches=result.mismatches, title="t"
     ).read_text()
-    assert result.mismatches and key in result.mismatches[0].report  # the run did see it
+    (mismatch,) = result.mismatches
+    assert key not in mismatch.report and "now <redacted:openai_api_key>" in mismatch.report
     assert key not in text  # patterns: everywhere, the run's report and diff included
     _, rows, _ = page_data(tmp_path / "r.html")
     # key paths: in every frame shown (the diff quotes the cassette's own text as it is)
