@@ -263,6 +263,9 @@ class RecordingSink:
                 shown = text
             else:
                 shown = text.decode("utf-8", "strict" if strict else "replace")
+            # Key paths cannot be followed in text: each path rule runs by its key name
+            # (redact_event_text), then the rules that prose can show.
+            shown = self.redaction.redact_event_text(shown).value
             return {
                 "type": "harness.non_json_text",
                 "text": self.redaction.redact_free_text(shown).value,

@@ -44,7 +44,7 @@ async def _upstream_handler(up: Upstream, ws: ServerConnection) -> None:
                 await ws.send(message[::-1])
                 continue
             event = json.loads(message)
-            kind = event.get("type")
+            kind = event.get("type") if isinstance(event, dict) else None
             if kind == "please.close":
                 await ws.close(1011, event.get("reason", ""))
                 break

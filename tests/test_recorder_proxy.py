@@ -355,3 +355,39 @@ async def test_an_event_nested_too_deep_to_replay_is_kept_as_text_and_the_casset
     kept = [f.event for f in frames if f.event and f.event["type"] == "harness.non_json_text"]
     assert len(kept) == 2  # the client's frame and the upstream's echo of it
     assert kept[0]["text"] == text
+
+
+async def test_a_frame_kept_as_text_loses_its_key_path_secrets_too(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    # Frames the recorder keeps as text (not an object, or nested too deep to replay) still
+    # carry what the key-path rules redact in events: an MCP tool's authorization, headers.
+    tool = {"type": "mcp", "server_label": "s", "authorization": "opaque-tok-1"}
+    tool["headers"] = {"X-Key": "opaque-tok-2"}
+    deep: object = "bottom"
+    for _ in range(200):
+        deep = [deep]
+    frames_sent = [
+        json.dumps([{"type": "session.update", "session": {"tools": [tool]}}]),  # an array
+        json.dumps({"type": "session.update", "session": {"tools": [tool], "deep": deep}}),
+    ]
+    cassette = tmp_path / "c.jsonl"
+    async with asyncio.timeout(TIMEOUT), RecordingProxy(upstream.url, cassette) as proxy:
+        async with connect(proxy.url + "?model=m") as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+            for text in frames_sent:
+                await ws.send(text)
+                assert json.loads(await ws.recv())["type"] == "echo"
+        await upstream.done.wait()
+    kept = [
+        f
+        for f in load_cassette(cassette).frames
+        if f.side is Side.CLIENT and f.event and f.event["type"] == "harness.non_json_text"
+    ]
+    assert len(kept) == 2  # both client frames, kept as their text
+    for frame in kept:
+        text = frame.event["text"] if frame.event else ""
+        assert "opaque-tok" not in text
+        assert '"authorization": "<redacted:' in text
+        assert '"headers": "<redacted:mcp_headers>"' in text
+        assert '"server_label": "s"' in text  # the rest of the frame is kept as it was
