@@ -636,7 +636,10 @@ class TransportChecker:
     def __init__(self, history: Sequence[RealtimeItem], *, timeout: float = 10.0) -> None:
         self.history = list(history)
         self.timeout = timeout
-        self.server = FakeRealtimeServer.simulate([item_to_wire(item) for item in history])
+        # Every client event is kept: a reset's are read back from ``received``.
+        self.server = FakeRealtimeServer.simulate(
+            [item_to_wire(item) for item in history], keep_received=None
+        )
         self.transport = OpenAIRealtimeWebSocket(api_key="sk-checker-placeholder")
         self.runs: list[ResetRun] = []
         self._errors: list[JSONObject] = []
@@ -713,7 +716,7 @@ class TransportChecker:
             self._errors.clear()
             self.transport.send_event(event)
             await self._settle()
-        self._consumed = len(self.server.sessions[-1].received)
+        self._consumed = self.server.sessions[-1].received_count
         result = self._conversation()
         if self._errors or not _same_conversation(result, expected):
             why = (
@@ -751,10 +754,10 @@ class TransportChecker:
             await self._settle()
         # The barrier was answered, so the server has handled everything sent before it.
         session = self.server.sessions[-1]
-        before, self._consumed = self._consumed, len(session.received)
+        before, self._consumed = self._consumed, session.received_count
         events = tuple(
             event
-            for event in session.received[before:]
+            for event in itertools.islice(session.received, before, None)
             if str(event.get("type", "")).startswith("conversation.item.")
             and not str(event.get("event_id", "")).startswith(_BARRIER)
         )

@@ -7,7 +7,7 @@ Commands (each has ``--help`` with what it does, its exit statuses and an exampl
     realtime-harness serve CASSETTE... [--port N] [--host H] [--speed S] [--once]
     realtime-harness serve --simulate [--port N] [--host H] [--once]
     realtime-harness check CASSETTE...
-    realtime-harness record CASSETTE [--upstream URL] [--host H] [--port N] [--append]
+    realtime-harness record CASSETTE [--upstream URL] [--host H] [--port N] [--append | --force]
                                      [--redact-path NAME=PATH] [--redact-pattern NAME=REGEX]
                                      [--note TEXT]
 
@@ -907,6 +907,8 @@ def add_record_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check_target(path: str, *, force: bool, append: bool) -> None:
     """Refuse, before listening, a cassette path the recording could not end in."""
+    if force and append:  # the parser refuses the pair; a Namespace built in code may not
+        raise UsageError("--force and --append cannot be used together")
     if path.endswith(("/", os.sep)) or os.path.isdir(path):
         raise UsageError(
             f"{path} is a directory: give the cassette's file name, e.g. "
@@ -928,9 +930,10 @@ async def run_record(args: argparse.Namespace) -> int:
     stderr: the upstream's refusal, the cassette unchanged, where the attempt is).
 
     Raises:
-        UsageError: bad arguments, found before listening: the cassette is a directory or
-            its directory is missing, it exists without ``--force``/``--append``, the port
-            is out of range or in use (``harness.cli`` prints it, exit 2).
+        UsageError: bad arguments, found before listening: both ``--force`` and
+            ``--append``, the cassette is a directory or its directory is missing, it
+            exists without ``--force``/``--append``, the port is out of range or in use
+            (``harness.cli`` prints it, exit 2).
     """
     _check_target(args.cassette, force=args.force, append=args.append)
     proxy = RecordingProxy(

@@ -39,6 +39,7 @@ realistic, not as byte-identical to the live service.
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -58,6 +59,7 @@ from harness.errors import ConversationError, UsageError
 
 __all__ = [
     "CREATABLE_ITEM_TYPES",
+    "DEFAULT_KEEP_RECEIVED",
     "Conversation",
     "IdFactory",
     "SimulatedSession",
@@ -553,6 +555,9 @@ def _default_session(session_id: str, model: str) -> JSONObject:
     }
 
 
+DEFAULT_KEEP_RECEIVED: Final = 1000
+"""How many client events :attr:`SimulatedSession.received` keeps by default (the newest)."""
+
 _CLIENT_EVENTS: Final = (
     "conversation.item.create",
     "conversation.item.delete",
@@ -574,18 +579,40 @@ class SimulatedSession:
     are empty: ``response.create`` answers ``response.created`` then ``response.done``
     with no output, so clients that wait for ``response.done`` carry on.
 
+    What the client sent is kept for tests to inspect, bounded so that a long session (a
+    soak test streaming audio for an hour) does not grow without end: :attr:`received`
+    holds copies of the newest ``keep_received`` client events, oldest first, and
+    :attr:`received_count` counts them all. An ``input_audio_buffer.append`` is kept with
+    its ``audio`` elided to its size (``"<audio: 6400 base64 chars elided>"``).
+
     Args:
         history: wire items the conversation starts with.
         model: the model the session reports.
+        keep_received: how many of the newest client events :attr:`received` keeps
+            (default :data:`DEFAULT_KEEP_RECEIVED`; 0 keeps none; ``None`` keeps every
+            one, for a session known to be short).
+
+    Raises:
+        UsageError: ``keep_received`` is negative.
     """
 
-    def __init__(self, history: Iterable[Mapping[str, Any]] = (), *, model: str = "gpt-realtime"):
+    def __init__(
+        self,
+        history: Iterable[Mapping[str, Any]] = (),
+        *,
+        model: str = "gpt-realtime",
+        keep_received: int | None = DEFAULT_KEEP_RECEIVED,
+    ) -> None:
+        if keep_received is not None and keep_received < 0:
+            raise UsageError(f"keep_received must be >= 0 or None, got {keep_received}")
         self.ids = IdFactory()
         self.conversation = Conversation(history, ids=self.ids)
         self.session: JSONObject = _default_session(self.ids.next("sess"), model)
         self.conversation_id = self.ids.next("conv")
-        self.received: list[JSONObject] = []
-        """Every client event handled, in order (copies), for tests to inspect."""
+        self.received: deque[JSONObject] = deque(maxlen=keep_received)
+        """The newest client events handled (copies, audio elided), oldest first."""
+        self.received_count: int = 0
+        """How many client events were handled in all, the ones ``received`` dropped too."""
         self._audio_bytes = 0  # base64 characters appended to the input buffer
 
     def on_connect(self) -> list[JSONObject]:
@@ -626,7 +653,7 @@ class SimulatedSession:
                 )
             ]
         if isinstance(event, Mapping):
-            self.received.append(copy.deepcopy(dict(event)))
+            self._keep(event)
         if not isinstance(event, Mapping):
             return [
                 error_event(
@@ -712,6 +739,19 @@ class SimulatedSession:
                 "type",
             )
         ]
+
+    def _keep(self, event: Mapping[str, Any]) -> None:
+        self.received_count += 1
+        if self.received.maxlen == 0:
+            return
+        audio = event.get("audio")
+        if event.get("type") == "input_audio_buffer.append" and isinstance(audio, str):
+            # The audio is the bulk of a streaming session; its size is what tests check.
+            elided = f"<audio: {len(audio)} base64 chars elided>"
+            kept = {k: elided if k == "audio" else copy.deepcopy(v) for k, v in event.items()}
+        else:
+            kept = copy.deepcopy(dict(event))
+        self.received.append(kept)
 
     def _commit(self, event: Mapping[str, Any]) -> list[JSONObject]:
         if self._audio_bytes == 0:

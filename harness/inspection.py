@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
+from harness._b64 import b64_size
 from harness.cassette import Header, Side
 
 __all__ = [
@@ -94,12 +95,11 @@ def audio_format(value: Any) -> AudioFormat | None:
 
 
 def base64_size(text: str) -> int:
-    """The decoded size of base64 ``text``, without decoding it."""
-    n = len(text)
-    if n == 0:
-        return 0
-    pad = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
-    return (n * 3) // 4 - pad
+    """The decoded size of base64 ``text``, without decoding it, whatever it holds.
+
+    :func:`harness._b64.b64_size` without decoding irregular base64: never raises.
+    """
+    return b64_size(text, decode_irregular=False)
 
 
 # -- the model ------------------------------------------------------------------------------

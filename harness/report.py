@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from harness import _json
+from harness._files import fsync_directory
 from harness.cassette import Frame, FrameKind, Header, Side, StrPath, open_cassette
 from harness.errors import UsageError
 from harness.inspect import (
@@ -691,6 +692,11 @@ def write_html(
 ) -> Path:
     """Write the HTML report of ``cassette`` to ``out`` (atomically) and return its path.
 
+    The page is written to a temporary file beside ``out``, flushed to disk, then renamed
+    over ``out`` (and the rename made durable): ``out`` is the old report or the new one,
+    whole, even after a crash; on any error the old one is left untouched and no
+    temporary file stays behind.
+
     Args:
         cassette: the cassette file (read in one streaming pass).
         out: the HTML file to write; its folder is created if missing.
@@ -703,6 +709,8 @@ def write_html(
 
     Raises:
         CassetteError: the cassette is bad (file, line and fault named); nothing is written.
+        OSError: ``out`` cannot be written (named in the error); an old report is left
+            as it was.
     """
     limits = limits or ReportLimits()
     source = Path(cassette)
@@ -750,9 +758,16 @@ def write_html(
                 for tag in _audio_tags(builder.captures.values()):
                     fh.write(tag)
                 fh.write(tail.encode("utf-8"))
-            os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a report is for reading
+                os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a report is for reading
+                # On disk before the rename, as the recorder and redact do: a crash
+                # leaves the old report or the new one whole, never a torn one.
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno and exc.filename is None:  # name the report
+                raise OSError(exc.errno, exc.strerror, str(target)) from exc
             raise
+    fsync_directory(str(target))  # the rename itself
     return target

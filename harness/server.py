@@ -40,7 +40,7 @@ from websockets.typing import Subprotocol
 
 from harness import _json, _net
 from harness.cassette import Cassette, StrPath, wire_close
-from harness.conversation import SimulatedSession, error_event
+from harness.conversation import DEFAULT_KEEP_RECEIVED, SimulatedSession, error_event
 from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
 from harness.refusal import parse_refusal
@@ -160,6 +160,7 @@ class FakeRealtimeServer:
         query_model = self._prepared.header.query.get("model") if self._prepared else None
         self.model = model or query_model or "gpt-realtime"
         self._history: tuple[Mapping[str, Any], ...] | None = None
+        self._keep_received: int | None = DEFAULT_KEEP_RECEIVED
         self._server: Server | None = None
         self._serial = itertools.count()
         # handshake -> connection serial. Weak: a client that resets before the 101 never
@@ -183,15 +184,24 @@ class FakeRealtimeServer:
         port: int = 0,
         model: str = "gpt-realtime",
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        keep_received: int | None = DEFAULT_KEEP_RECEIVED,
     ) -> FakeRealtimeServer:
         """A server that answers like the API from a simulated conversation, no cassette.
 
         Each connection gets its own :class:`~harness.conversation.SimulatedSession`
         starting from ``history`` (wire items); they are in :attr:`sessions`, in connection
-        order, for tests to inspect.
+        order, for tests to inspect. Each keeps its newest ``keep_received`` client events
+        in ``received`` (``None``: all of them; see
+        :class:`~harness.conversation.SimulatedSession`).
+
+        Raises:
+            UsageError: ``keep_received`` is negative.
         """
+        if keep_received is not None and keep_received < 0:
+            raise UsageError(f"keep_received must be >= 0 or None, got {keep_received}")
         server = cls(None, host=host, port=port, model=model, max_frame_bytes=max_frame_bytes)
         server._history = tuple(history or ())
+        server._keep_received = keep_received
         return server
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -460,7 +470,9 @@ class FakeRealtimeServer:
             raise
 
     async def _simulate(self, ws: ServerConnection, serial: int) -> None:
-        session = SimulatedSession(self._history or (), model=self.model)
+        session = SimulatedSession(
+            self._history or (), model=self.model, keep_received=self._keep_received
+        )
         self.sessions.append(session)
         errors = itertools.count(1)
 

@@ -93,6 +93,22 @@ def test_bad_input_is_one_line_on_stderr_with_status_2(argv: list[str], message:
     one_line_error(run(*argv), message)
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--json", "--html", "OUT"], "argument --html: not allowed with argument --json"),
+        (["--html", "OUT", "--json"], "argument --json: not allowed with argument --html"),
+    ],
+)
+def test_inspect_json_with_html_is_one_line_naming_both_and_writes_nothing(
+    tmp_path: Path, given: list[str], message: str
+) -> None:
+    out = str(tmp_path / "r.html")
+    proc = run("inspect", TEXT_TURN, *(out if part == "OUT" else part for part in given))
+    one_line_error(proc, f"python -m harness inspect: error: {message} (see ")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_non_loopback_host_warns_then_a_bind_failure_is_one_line() -> None:
     # 192.0.2.1 (TEST-NET-1) is no address of this machine: the warning, then the bind error.
     proc = run("serve", TEXT_TURN, "--host", "192.0.2.1")

@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from harness.conversation import Conversation, SimulatedSession, error_event
+from harness.conversation import (
+    DEFAULT_KEEP_RECEIVED,
+    Conversation,
+    SimulatedSession,
+    error_event,
+)
 from harness.errors import ConversationError, UsageError
 
 
@@ -383,7 +388,7 @@ def test_response_cancel_without_an_active_response_is_an_error() -> None:
     assert answer["error"]["code"] == "response_cancel_not_active"
 
 
-def test_the_session_keeps_every_client_event_it_handled() -> None:
+def test_the_session_keeps_copies_of_the_client_events_it_handled() -> None:
     session = SimulatedSession()
     first = create(msg("a"))
     session.handle(first)
@@ -391,3 +396,60 @@ def test_the_session_keeps_every_client_event_it_handled() -> None:
     first["item"]["id"] = "changed later"
     assert [e["type"] for e in session.received] == ["conversation.item.create", "response.create"]
     assert session.received[0]["item"]["id"] == "a"
+
+
+def clear(n: int) -> dict[str, Any]:
+    return {"type": "input_audio_buffer.clear", "event_id": f"e{n}"}
+
+
+def test_received_keeps_the_newest_events_up_to_its_bound_and_counts_them_all() -> None:
+    session = SimulatedSession(keep_received=3)
+    for n in range(10):
+        session.handle(clear(n))
+    assert [e["event_id"] for e in session.received] == ["e7", "e8", "e9"]
+    assert session.received_count == 10
+    session.handle("not an object")  # answered with an error, not kept: not an event
+    assert session.received_count == 10
+
+
+def test_received_is_bounded_by_default() -> None:
+    session = SimulatedSession()
+    total = DEFAULT_KEEP_RECEIVED + 5
+    for n in range(total):
+        session.handle(clear(n))
+    assert len(session.received) == DEFAULT_KEEP_RECEIVED
+    assert (session.received[0]["event_id"], session.received[-1]["event_id"]) == (
+        "e5",
+        f"e{total - 1}",
+    )
+    assert session.received_count == total
+
+
+def test_received_keeps_every_event_with_none_and_none_with_0() -> None:
+    everything, nothing = SimulatedSession(keep_received=None), SimulatedSession(keep_received=0)
+    for n in range(DEFAULT_KEEP_RECEIVED + 1):
+        everything.handle(clear(n))
+        nothing.handle(clear(n))
+    assert len(everything.received) == everything.received_count == DEFAULT_KEEP_RECEIVED + 1
+    assert (len(nothing.received), nothing.received_count) == (0, DEFAULT_KEEP_RECEIVED + 1)
+    with pytest.raises(UsageError, match="keep_received must be >= 0 or None, got -1"):
+        SimulatedSession(keep_received=-1)
+
+
+def test_received_elides_appended_audio_to_its_size_and_the_buffer_still_counts_it() -> None:
+    session = SimulatedSession()
+    audio = "AAAA" * 2400  # 7200 bytes of PCM16: 150 ms at 24 kHz
+    append = {"type": "input_audio_buffer.append", "event_id": "a1", "audio": audio}
+    assert session.handle(append) == []
+    assert session.received[-1] == {
+        "type": "input_audio_buffer.append",
+        "event_id": "a1",
+        "audio": "<audio: 9600 base64 chars elided>",
+    }
+    assert append["audio"] == audio  # the client's event is left as it was
+    committed, *_ = session.handle({"type": "input_audio_buffer.commit"})
+    assert committed["type"] == "input_audio_buffer.committed"
+    # Audio that is not a string is refused and kept as sent, for the test to see why.
+    (error,) = session.handle({"type": "input_audio_buffer.append", "audio": 5})
+    assert error["error"]["param"] == "audio"
+    assert session.received[-1] == {"type": "input_audio_buffer.append", "audio": 5}

@@ -41,6 +41,7 @@ RANKS: dict[str, int] = {
     "errors": CORE,
     "_json": CORE,
     "_files": CORE,
+    "_b64": CORE,
     "cassette": CORE,
     "refusal": CORE,  # part of the cassette format, in a module of its own
     "items": CORE,

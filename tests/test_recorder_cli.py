@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import resource
@@ -19,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from harness.cassette import (
     load_cassette,
 )
+from harness.errors import UsageError
 from harness.server import FakeRealtimeServer
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -123,6 +125,46 @@ async def test_record_refuses_to_truncate_an_existing_cassette(tmp_path: Path) -
     assert err == (
         f"error: {cassette} exists: use --force to overwrite it or --append to add connections\n"
     )
+    assert cassette.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--force", "--append"], "argument --append: not allowed with argument --force"),
+        (["--append", "--force"], "argument --force: not allowed with argument --append"),
+    ],
+)
+async def test_record_with_force_and_append_is_one_line_naming_both(
+    tmp_path: Path, given: list[str], message: str
+) -> None:
+    cassette = tmp_path / "good.jsonl"
+    old = write_good_cassette(cassette)
+    status, out, err = await _exits_at_once(str(cassette), *given)
+    assert (status, out) == (2, "")
+    assert err == (
+        f"python -m harness record: error: {message} (see 'python -m harness record --help')\n"
+    )
+    assert cassette.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl"]
+
+
+async def test_run_record_refuses_force_with_append_from_a_namespace_built_in_code(
+    tmp_path: Path,
+) -> None:
+    # The parser refuses the pair; run_record (public, for a program's own parser) too.
+    from harness.cli import add_record_arguments, run_record
+
+    parser = argparse.ArgumentParser()
+    add_record_arguments(parser)
+    cassette = tmp_path / "good.jsonl"
+    old = write_good_cassette(cassette)
+    args = parser.parse_args([str(cassette), "--upstream", await unreachable_url()])
+    args.force = args.append = True
+    with pytest.raises(UsageError, match=r"^--force and --append cannot be used together$"):
+        async with asyncio.timeout(20):  # else it would record until SIGINT
+            await run_record(args)
     assert cassette.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl"]
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import resource
+import signal
+import subprocess
+import sys
 from array import array
 from pathlib import Path
 from typing import Any
@@ -288,6 +293,65 @@ def test_a_bad_cassette_names_its_line_and_leaves_the_old_report(tmp_path: Path)
         write_html(bad, out)
     assert out.read_text() == "old report"
     assert {p.name for p in tmp_path.iterdir()} == {"bad.jsonl", "r.html"}  # no temp left
+
+
+def test_a_new_report_replaces_the_old_one_whole_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "r.html"
+    out.write_text("old report")
+    assert write_html(CASSETTES / "audio_turn.jsonl", out) == out
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>\n") and text.endswith("</body>\n</html>\n")
+    _, rows, _ = page_data(out)
+    assert len(rows) == frame_count(CASSETTES / "audio_turn.jsonl")
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+def test_a_failure_while_writing_names_the_report_and_leaves_the_old_one(
+    tmp_path: Path,
+) -> None:
+    # A real write failure (EFBIG, as a full disk would give ENOSPC): the child may write
+    # 32 KiB per file; the report of audio_turn.jsonl is some 90 KiB.
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (32 * 1024, 32 * 1024))
+
+    out = tmp_path / "r.html"
+    out.write_text("old report")
+    command = ["inspect", str(CASSETTES / "audio_turn.jsonl"), "--html", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=limit_file_size,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"error: {out}: File too large\n"
+    assert out.read_text() == "old report"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # the temporary file is gone
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="root writes into a read-only directory: chmod cannot refuse it"
+)
+def test_an_unwritable_folder_names_the_report_and_leaves_the_old_one(tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    out = folder / "r.html"
+    out.write_text("old report")
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError) as info:
+            write_html(CASSETTES / "text_turn.jsonl", out)
+        assert info.value.filename == str(out)
+        assert out.read_text() == "old report"
+        assert [p.name for p in folder.iterdir()] == ["r.html"]
+    finally:
+        folder.chmod(0o755)
 
 
 def test_limits_refuse_nonsense() -> None:

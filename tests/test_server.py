@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from harness import _json
 from harness.cassette import Cassette, CassetteWriter, Frame, FrameKind, Header, Side, load_cassette
-from harness.errors import CassetteError, CassetteMismatch, UnplayedFrames
+from harness.errors import CassetteError, CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES
 from harness.refusal import Refusal, refusal_frame
 from harness.server import FakeRealtimeServer
@@ -483,6 +483,22 @@ async def test_simulate_serves_one_session_per_connection() -> None:
     first, second = server.sessions
     assert [item["id"] for item in first.conversation.items] == ["item_a", "item_b"]
     assert [item["id"] for item in second.conversation.items] == ["item_a"]
+
+
+async def test_simulate_keeps_the_newest_client_events_of_each_session() -> None:
+    async with FakeRealtimeServer.simulate(keep_received=2) as server:
+        async with client(server) as ws:
+            await recv_event(ws)  # session.created
+            for n in range(5):
+                await ws.send(
+                    _json.dumps_str({"type": "input_audio_buffer.clear", "event_id": f"e{n}"})
+                )
+                assert (await recv_event(ws))["type"] == "input_audio_buffer.cleared"
+    [session] = server.sessions
+    assert [e["event_id"] for e in session.received] == ["e3", "e4"]
+    assert session.received_count == 5
+    with pytest.raises(UsageError, match="keep_received must be >= 0 or None, got -1"):
+        FakeRealtimeServer.simulate(keep_received=-1)
 
 
 async def test_a_recorded_refused_handshake_replays_as_that_http_refusal(tmp_path: Path) -> None:

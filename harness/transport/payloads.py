@@ -2,16 +2,16 @@
 
 Each has ``to_json()``, the reference's camelCase JSON for it. Frozen, shared between
 listeners. Audio keeps the wire's base64 and decodes it on first access, with pybase64
-(SIMD) where it is installed and the standard library otherwise.
+(SIMD) where it is installed and the standard library otherwise (:mod:`harness._b64`).
 """
 
 from __future__ import annotations
 
-import binascii
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
+from harness._b64 import b64_size, b64decode, b64encode
 from harness._json import JSONObject
 from harness.errors import UsageError
 from harness.items import RealtimeItem, item_from_wire
@@ -35,17 +35,6 @@ __all__ = [
     "tool_call_fields",
     "wire_item",
 ]
-
-# pybase64 decodes and encodes base64 with SIMD, ~10x the standard library on audio
-# deltas; the standard library stands in where pybase64 cannot be installed.
-_b64decode_strict: Callable[..., bytes] | None
-_b64encode_fast: Callable[[bytes | bytearray | memoryview], bytes] | None
-try:
-    from pybase64 import b64decode as _b64decode_strict
-    from pybase64 import b64encode as _b64encode_fast
-except ImportError:  # pragma: no cover - pybase64 is a dependency
-    _b64decode_strict = _b64encode_fast = None
-
 
 _new_object: Final = object.__new__  # an instance without __init__: one call, found once
 
@@ -80,7 +69,7 @@ class AudioEvent:
     def data(self) -> bytes:
         """The audio bytes."""
         if self._data is None:
-            self._data = _decode_b64(self._b64 or "")
+            self._data = b64decode(self._b64 or "")
         return self._data
 
     @property
@@ -109,38 +98,6 @@ class AudioEvent:
             else b64encode(self.data),
             "responseId": self.response_id,
         }
-
-
-def _decode_b64(text: str) -> bytes:
-    """Decode base64 as ``atob`` does: the ``=`` padding may be left out."""
-    if _b64decode_strict is not None:
-        try:
-            # The SIMD fast path, for the well-formed base64 the API sends.
-            return _b64decode_strict(text, validate=True)
-        except ValueError:  # binascii.Error: irregular input, decoded leniently below
-            pass
-    missing = -len(text) % 4
-    if missing and missing < 3:
-        text += "=" * missing
-    return binascii.a2b_base64(text)
-
-
-def b64encode(data: bytes | bytearray | memoryview) -> str:
-    """Base64 of ``data``, without a newline."""
-    if _b64encode_fast is not None:
-        return _b64encode_fast(data).decode("ascii")
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
-def b64_size(text: str | None) -> int:
-    """How many bytes base64 ``text`` decodes to (decoding it when it is irregular)."""
-    if not text:
-        return 0
-    size = len(text)
-    if size % 4:
-        return len(_decode_b64(text))
-    pad = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
-    return size // 4 * 3 - pad
 
 
 @dataclass(frozen=True, slots=True)
