@@ -454,3 +454,79 @@ def test_the_html_report_scrubs_a_run_with_the_rules_it_is_given(tmp_path: Path)
     assert "<redacted:customer>" in html and "<redacted:acme_token>" in html
     default = write_html(path, tmp_path / "d.html", mismatches=[mismatch]).read_text()
     assert CUSTOMER in default  # without them, the page cannot know them either
+
+
+INNER_USER_TEST = """
+import asyncio
+import json
+import logging
+
+import pytest
+from websockets.asyncio.client import connect
+
+from harness import RedactionRule, RedactionRules
+
+# Our client's own websockets log is not the harness's to redact: keep it out of the output.
+CLIENT_LOG = logging.getLogger("inner.client")
+CLIENT_LOG.setLevel(logging.WARNING)
+
+
+@pytest.mark.realtime_cassette(CASSETTE, MARKER_OPTIONS)
+async def test_NAME(realtime_server):
+    async with asyncio.timeout(10):
+        headers = {"Authorization": "Bearer test-key"}
+        url = realtime_server.url
+        async with connect(url, additional_headers=headers, logger=CLIENT_LOG) as ws:
+            await ws.recv()  # session.created
+            await ws.send(SENT)
+            assert json.loads(await ws.recv())["type"] == "error"
+"""
+
+INNER_CONFTEST = f"""
+import pytest
+
+from harness import RedactionRule, RedactionRules
+from harness.pytest_plugin import RealtimeConfig
+
+
+@pytest.fixture
+def realtime_config():
+    return RealtimeConfig(redaction={USER_RULES_SOURCE})
+"""
+
+
+@pytest.mark.parametrize("given_by", ["marker", "realtime_config"])
+def test_a_pytest_failure_and_its_html_report_never_show_a_secret_of_the_users_rules(
+    given_by: str, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    options = f"redaction={USER_RULES_SOURCE}" if given_by == "marker" else "speed=0"
+    tests = []
+    for name, case in USER_CASES.items():
+        cassette = write_cassette(tmp_path / f"{name}.jsonl", case)  # removed by the fixture
+        tests.append(
+            INNER_USER_TEST.replace("CASSETTE", repr(str(cassette)))
+            .replace("MARKER_OPTIONS", options)
+            .replace("NAME", name)
+            .replace("SENT", repr(case.sent))
+        )
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings = error\nlog_level = DEBUG\n"
+    )
+    if given_by == "realtime_config":
+        pytester.makeconftest(INNER_CONFTEST)
+    pytester.makepyfile(test_inner="\n".join(tests))
+    reports = tmp_path / "reports"
+    result = pytester.runpytest("-p", "no:cacheprovider", "-vv", f"--realtime-report-dir={reports}")
+    result.assert_outcomes(failed=len(USER_CASES))
+    output = "\n".join(result.outlines + result.errlines)
+    assert "client frame 1 does not match" in output and "<redacted:customer>" in output
+    assert "<redacted:acme_token>" in output
+    assert "< TEXT" in output  # the server's DEBUG log of the client's frame is shown
+    assert_no_user_secret("pytest's output", output)
+    pages = sorted(reports.iterdir())
+    assert len(pages) == len(USER_CASES)
+    for page in pages:
+        html = page.read_text()
+        assert "<redacted:" in html
+        assert_no_user_secret(f"the HTML report {page.name}", html)
