@@ -18,11 +18,13 @@ import asyncio
 import json
 import logging
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _serve import serve
 from websockets.asyncio.client import connect
 
 from harness.cassette import CassetteWriter, Header
@@ -347,7 +349,12 @@ def assert_no_user_secret(where: str, text: str) -> None:
 
 
 async def mismatch_once(server: FakeRealtimeServer, sent: str) -> str:
-    async with connect(server.url, additional_headers=AUTH, open_timeout=TIMEOUT) as ws:
+    return await mismatch_once_at(server.url, sent)
+
+
+async def mismatch_once_at(url: str, sent: str) -> str:
+    """Connect, take session.created, send ``sent``: the server's answer (an error)."""
+    async with connect(url, additional_headers=AUTH, open_timeout=TIMEOUT) as ws:
         async with asyncio.timeout(TIMEOUT):
             assert json.loads(await ws.recv())["type"] == "session.created"
             await ws.send(sent)
@@ -530,3 +537,30 @@ def test_a_pytest_failure_and_its_html_report_never_show_a_secret_of_the_users_r
         html = page.read_text()
         assert "<redacted:" in html
         assert_no_user_secret(f"the HTML report {page.name}", html)
+
+
+async def test_cli_serve_shows_a_mismatch_redacted_with_the_rules_given_to_it(
+    tmp_path: Path,
+) -> None:
+    case = Case(
+        update(instructions="be brief", metadata={"customer": "recorded-customer"}),
+        json.dumps(update(instructions=f"token {ACME}", metadata={"customer": CUSTOMER})),
+        "cassette_mismatch",
+        "$.session.instructions",
+        "customer",
+    )
+    path = write_cassette(tmp_path / "c.jsonl", case)
+    rules = (
+        "--redact-path=customer=session.metadata.customer",
+        r"--redact-pattern=acme_token=acme_tok_[A-Za-z0-9]{12,}",
+    )
+    async with serve(str(path), *rules, wait=TIMEOUT * 3) as served:
+        raw = await mismatch_once_at(served.url, case.sent)
+        served.proc.send_signal(signal.SIGINT)
+        status, out, err = await served.finish()
+    assert json.loads(raw)["error"]["code"] == "cassette_mismatch"
+    assert_no_user_secret("the error event", raw)
+    assert status == 1 and out.startswith(f"FAIL: {path}\n"), out + err
+    assert '"<redacted:customer>" (a different value, redacted)' in out
+    assert '"token <redacted:acme_token>"' in out
+    assert_no_user_secret("serve's output", out + err)
