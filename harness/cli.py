@@ -4,7 +4,9 @@ Commands (each has ``--help`` with what it does, its exit statuses and an exampl
 
     realtime-harness replay CASSETTE [--client raw|transport] [--speed S] [--timeout SECONDS]
                                      [--quiet]
+                                     [--redact-path NAME=PATH] [--redact-pattern NAME=REGEX]
     realtime-harness serve CASSETTE... [--port N] [--host H] [--speed S] [--once]
+                                       [--redact-path NAME=PATH] [--redact-pattern NAME=REGEX]
     realtime-harness serve --simulate [--port N] [--host H] [--once]
     realtime-harness check CASSETTE...
     realtime-harness record CASSETTE [--upstream URL] [--host H] [--port N] [--append | --force]
@@ -162,10 +164,16 @@ def _listen_error(host: str, port: int, exc: OSError) -> UsageError:
 
 
 async def _replay(
-    path: str, speed: float, client: ClientKind, timeout: float, quiet: bool, out: TextIO
+    path: str,
+    speed: float,
+    client: ClientKind,
+    timeout: float,
+    quiet: bool,
+    out: TextIO,
+    redaction: RedactionRules | None = None,
 ) -> int:
     # A torn cassette (a crashed recording) plays the frames before the tear, then FAILs.
-    server = FakeRealtimeServer(path, speed=speed, allow_torn=True)
+    server = FakeRealtimeServer(path, speed=speed, allow_torn=True, redaction=redaction)
     script = server.cassette
     if script.torn is not None:
         print(f"warning: {script.torn}; playing the frames before it", file=out)
@@ -257,12 +265,15 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
             file=sys.stderr,
             flush=True,
         )
+    rules = _rules(args.redact_path, args.redact_pattern)
     servers: list[FakeRealtimeServer] = []
     if args.simulate:
-        servers.append(FakeRealtimeServer.simulate(host=args.host, port=args.port))
+        servers.append(FakeRealtimeServer.simulate(host=args.host, port=args.port, redaction=rules))
     for i, path in enumerate(paths):  # every cassette is loaded (and checked) before listening
         port = args.port + i if args.port else 0
-        servers.append(FakeRealtimeServer(path, speed=args.speed, host=args.host, port=port))
+        servers.append(
+            FakeRealtimeServer(path, speed=args.speed, host=args.host, port=port, redaction=rules)
+        )
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -417,21 +428,28 @@ def _validate_all(paths: Sequence[str], out: TextIO) -> int:
 # -- redact ---------------------------------------------------------------------------------
 
 
-def _add_redaction_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--redact-path NAME=PATH`` and ``--redact-pattern NAME=REGEX`` (record and redact)."""
+def _add_redaction_arguments(parser: argparse.ArgumentParser, *, shown: bool = False) -> None:
+    """``--redact-path NAME=PATH`` and ``--redact-pattern NAME=REGEX``.
+
+    On record and redact they say what to scrub from the cassette; on replay and serve
+    (``shown``), what to scrub from what the server shows of a client (a mismatch's report,
+    the error event, the log): there, give the rules the cassette was recorded with.
+    """
+    where = " in what the server shows of a client" if shown else ""
     parser.add_argument(
         "--redact-path",
         action="append",
         default=[],
         metavar="NAME=PATH",
-        help="also redact the value at this key path, e.g. customer=session.metadata.customer",
+        help=f"also redact the value at this key path{where}, e.g. "
+        "customer=session.metadata.customer",
     )
     parser.add_argument(
         "--redact-pattern",
         action="append",
         default=[],
         metavar="NAME=REGEX",
-        help="also redact every match of this regular expression",
+        help=f"also redact every match of this regular expression{where}",
     )
 
 
@@ -509,7 +527,10 @@ Replay CASSETTE to a client and judge it.
 Serves CASSETTE with the fake Realtime server on 127.0.0.1, drives a client through it
 (each recorded client frame is sent once the server frames recorded before it arrived),
 prints one timeline line per frame (time, connection, side, type) and the verdict:
-PASS, or FAIL with the mismatch report."""
+PASS, or FAIL with the mismatch report.
+
+The report shows the client's values redacted with the default rules and any
+--redact-path / --redact-pattern given: give the rules you recorded the cassette with."""
 
 _REPLAY_EPILOG = """\
 exit status:
@@ -533,6 +554,9 @@ Point a JS app, a browser, or a client in any language at it. On SIGINT (Ctrl-C)
 SIGTERM, or with --once when the client's session is over (as many connections as the
 cassette records have closed), it prints each cassette's verdict, as replay does: PASS,
 or FAIL with the mismatch report (FAIL too if fewer connections came than recorded).
+The report, the error events and the log show the client's values redacted with the
+default rules and any --redact-path / --redact-pattern given (the syntax record's):
+give the rules you recorded the cassettes with.
 
 With --simulate it serves no cassette: every connection gets a simulated session that
 answers like the API (response.create gives an empty response), and it prints the number
@@ -709,6 +733,7 @@ def _parser(prog: str) -> _Parser:
         help="seconds to wait for each server frame, > 0 (default 10)",
     )
     replay.add_argument("--quiet", "-q", action="store_true", help="no timeline, verdict only")
+    _add_redaction_arguments(replay, shown=True)
 
     serve = _subparser(
         commands,
@@ -748,6 +773,7 @@ def _parser(prog: str) -> _Parser:
         action="store_true",
         help="stop after one client session (each server saw its recorded connections close)",
     )
+    _add_redaction_arguments(serve, shown=True)
 
     inspect = _subparser(
         commands,
@@ -857,6 +883,7 @@ def main(
                 args.timeout,
                 args.quiet,
                 stdout,
+                _rules(args.redact_path, args.redact_pattern),
             )
         )
     except HarnessError as exc:

@@ -87,7 +87,10 @@ class RealtimeConfig:
 
     Attributes:
         upstream_url: where recordings go (the real API unless you say otherwise).
-        redaction: the redaction rules applied before anything is written.
+        redaction: the redaction rules applied before anything is written, and in replay
+            to what a mismatch shows of the client (the failure, the ``error`` event, the
+            HTML report, the server's log): give your own rules here, not only when
+            recording.
         match_rules: how replay compares client frames with the cassette.
         speed: replay pacing: 0 as fast as causality allows, 1 the recorded gaps.
         cassette_dir: the folder, next to the test file, of default cassette paths.
@@ -318,7 +321,9 @@ async def realtime_server(
                 f"key: pytest {_OPTION}=once",
                 pytrace=False,
             )
-        server = FakeRealtimeServer(path, rules=config.match_rules, speed=config.speed)
+        server = FakeRealtimeServer(
+            path, rules=config.match_rules, speed=config.speed, redaction=config.redaction
+        )
         await server.start()
         html = functools.partial(
             _run_report, request.config, tmp_path_factory, nodeid, server, path
@@ -333,7 +338,9 @@ async def realtime_server(
     else:
         cassette = load_cassette(path)
         conns = cassette.conns()
-        replay = FakeRealtimeServer(cassette, rules=config.match_rules, speed=config.speed)
+        replay = FakeRealtimeServer(
+            cassette, rules=config.match_rules, speed=config.speed, redaction=config.redaction
+        )
         await replay.start()
         proxy = RecordingProxy(
             config.upstream_url,
@@ -440,6 +447,7 @@ def _run_report(
             mismatches=server.mismatches,
             unplayed=server.unplayed,
             title=f"{nodeid}: {'FAILED' if failed else 'passed'}",
+            redaction=server.redaction,  # the test's rules: the marker's or the config's
         )
     except (HarnessError, OSError) as exc:
         return f"(the HTML report could not be written: {exc})" if failed else ""

@@ -25,8 +25,9 @@ h11-style; the server does the socket work and the waiting.
    with the API's ``error`` event, code ``cassette_mismatch``. Nothing is consumed: the
    client may still send the expected frame. What the mismatch shows of the client's
    frame (the report, the error event's message, :attr:`Mismatch.received`, the diff) is
-   redacted with the default rules first, as the recorder would write it: the comparison
-   itself runs on the real values.
+   redacted first with the replay's redaction rules (the default rules unless given: pass
+   the rules the cassette was recorded with), as the recorder would write it: the
+   comparison itself runs on the real values.
 6. **Malformed input** (over ``max_frame_bytes``, not JSON, not an object, binary where
    none is recorded, an unknown event type) that matches nothing is a mismatch too, but is
    answered with the error the API gives for that input (``invalid_json``,
@@ -122,9 +123,9 @@ _DIFFS_SHOWN = 5
 _TEXT_SHOWN = 200  # characters of a malformed text frame a mismatch keeps
 # Redacted before the cut: a key (~50-200 characters) that starts before it is matched whole.
 _CUT_MARGIN = 512
-# What a mismatch shows of the client's values (report, error event, Mismatch.received):
-# redacted with the default rules, as a cassette would be (rule 5).
-_SHOWN = RedactionRules.default()
+# What a mismatch shows of the client's values (report, error event, Mismatch.received) is
+# redacted with the replay's rules, these unless given, as a cassette would be (rule 5).
+_DEFAULT_REDACTION = RedactionRules.default()
 _WAY_OUT = "re-record with --realtime-record-mode=all, or ignore the field (README: Matching rules)"
 
 # The GA client events (Realtime API reference, "Client events").
@@ -223,11 +224,12 @@ class Mismatch:
         client_frame: the expected frame's index among the recorded client frames of its
             connection (1-based; 0 if none was expected).
         expected: the recorded frame diffed against (``None`` when none was left).
-        received: what the client sent, redacted as a cassette would hold it (the default
-            rules of :mod:`harness.redaction`: a secret at a key path or matching a pattern
-            is its placeholder): the decoded event, the bytes, the close code, or for
-            malformed text its first 200 characters (a key-path rule's key name redacts
-            the value written after it there).
+        received: what the client sent, redacted as a cassette would hold it (with the
+            replay's :class:`~harness.redaction.RedactionRules`, the default rules unless
+            given: a secret at a key path or matching a pattern is its placeholder): the
+            decoded event, the bytes, the close code, or for malformed text its first 200
+            characters (a key-path rule's key name redacts the value written after it
+            there).
         differences: where they differ.
         ignored: fields skipped by the match rules.
         report: the readable, multi-line report.
@@ -394,6 +396,7 @@ class Replay:
         cassette: str | None = None,
         conn: int = 0,
         serial: int = 0,
+        redaction: RedactionRules | None = None,
     ) -> None:
         """Start a replay over ``frames`` (one recorded connection, in order).
 
@@ -406,7 +409,11 @@ class Replay:
             max_frame_bytes: client text frames larger than this are refused (rule 6).
             cassette: the cassette path, for reports.
             conn: the recorded connection index, for reports.
-            connection: the live connection's serial number, for reports and event ids.
+            serial: the live connection's serial number, for reports and event ids.
+            redaction: the rules every value a mismatch shows of the client is redacted
+                with (rule 5): the rules the cassette was recorded with (your own added
+                rules included); default :meth:`RedactionRules.default()
+                <harness.redaction.RedactionRules.default>`. Matching is not affected.
         """
         if speed < 0 or speed != speed:
             raise UsageError(f"speed must be 0 (no pacing) or a positive factor, got {speed}")
@@ -420,6 +427,7 @@ class Replay:
         self._cassette = cassette
         self._conn = conn
         self._serial = serial
+        self._redaction = redaction if redaction is not None else _DEFAULT_REDACTION
         self._window: deque[_Entry] = deque()
         self._control: deque[Outgoing] = deque()
         self._client_count = 0  # client frames read from the source so far
@@ -541,7 +549,7 @@ class Replay:
             return
         parsed = parse_client_text(data, max_bytes=self._max_frame_bytes)
         if isinstance(parsed, Malformed):
-            self._refuse((FrameKind.EVENT, _text_shown(data)), parsed)
+            self._refuse((FrameKind.EVENT, _text_shown(data, self._redaction)), parsed)
             return
         self._receive((FrameKind.EVENT, parsed), now)
 
@@ -650,8 +658,9 @@ class Replay:
 
     def _mismatch(self, received: _Received) -> None:
         kind = received[0]
+        redaction = self._redaction
         entry = self._candidate(received)
-        shown = _shown(received)  # what the report may show of it (rule 5)
+        shown = _shown(received, redaction)  # what the report may show of it (rule 5)
         received_label = _label(shown)
         client_event_id = shown[1].get("event_id") if kind is FrameKind.EVENT else None
         if entry is None:
@@ -663,7 +672,7 @@ class Replay:
             )
             lines = [
                 first,
-                f"  received: {_preview(shown)}",
+                f"  received: {_preview(shown, redaction)}",
                 "  re-record with --realtime-record-mode=all, or stop sending after the "
                 "recorded session ends",
             ]
@@ -673,7 +682,7 @@ class Replay:
         else:
             expected_frame = entry.prepared.frame
             ordinal = entry.ordinal
-            comparison = _compare(expected_frame, received, received_label, self._rules)
+            comparison = _compare(expected_frame, received, received_label, self._rules, redaction)
             what = expected_frame.describe()
             if expected_frame.describe() != received_label:
                 what = f"expected {what}, received {received_label}"
@@ -698,7 +707,7 @@ class Replay:
         event = error_event(
             self._next_event_id(),
             code=ErrorCode.CASSETTE_MISMATCH,
-            message=_scrubbed(message),
+            message=_scrubbed(message, redaction),
             param=comparison.differences[0].path if comparison.differences else None,
             client_event_id=client_event_id if isinstance(client_event_id, str) else None,
         )
@@ -713,7 +722,7 @@ class Replay:
                 received=shown[1],
                 differences=comparison.differences,
                 ignored=comparison.ignored,
-                report=_scrubbed("\n".join(lines)),
+                report=_scrubbed("\n".join(lines), redaction),
                 error_event=event,
             )
         )
@@ -726,13 +735,14 @@ class Replay:
         kind, payload = received
         entry = self._candidate((kind, payload if isinstance(payload, dict) else {}))
         expected = entry.prepared.frame if entry is not None else None
-        shown = _shown(received)
+        redaction = self._redaction
+        shown = _shown(received, redaction)
         client_event_id = shown[1].get("event_id") if isinstance(shown[1], dict) else None
         first = (
             f"{self._where(expected)}: client sent malformed input "
             f"({malformed.code}): {malformed.message}"
         )
-        lines = [first, f"  received: {_preview(shown)}"]
+        lines = [first, f"  received: {_preview(shown, redaction)}"]
         if expected is not None:
             lines.append(
                 f"  expected: client frame {entry.ordinal if entry else 0} ({expected.describe()})"
@@ -741,7 +751,8 @@ class Replay:
         event = error_event(
             self._next_event_id(),
             code=malformed.code,
-            message=_scrubbed(malformed.message),  # "Invalid value: '<the client's type>'"
+            # "Invalid value: '<the client's type>'": a pattern may match the type.
+            message=_scrubbed(malformed.message, redaction),
             param=malformed.param,
             client_event_id=client_event_id if isinstance(client_event_id, str) else None,
         )
@@ -756,7 +767,7 @@ class Replay:
                 received=shown[1],
                 differences=(),
                 ignored=(),
-                report=_scrubbed("\n".join(lines)),
+                report=_scrubbed("\n".join(lines), redaction),
                 error_event=event,
             )
         )
@@ -860,14 +871,23 @@ def _decoded(prepared: Prepared) -> dict[str, Any] | None:
     return parsed.event if parsed is not None else None
 
 
-def _compare(expected: Frame, received: _Received, label: str, rules: MatchRules) -> Comparison:
-    """The differences a mismatch report shows (``label``: the received frame's, redacted)."""
+def _compare(
+    expected: Frame,
+    received: _Received,
+    label: str,
+    rules: MatchRules,
+    redaction: RedactionRules,
+) -> Comparison:
+    """The differences a mismatch report shows, redacted with ``redaction``.
+
+    ``label`` is the received frame's, made from its redacted form.
+    """
     kind, payload = received
     if expected.kind is not kind:
         return Comparison((Difference("$", expected.describe(), label),))
     if kind is FrameKind.EVENT:
         assert expected.event is not None
-        return compare_events(expected.event, payload, rules, redaction=_SHOWN)
+        return compare_events(expected.event, payload, rules, redaction=redaction)
     if kind is FrameKind.BINARY:
         assert expected.binary is not None
         return compare_binary(expected.binary, payload)
@@ -888,17 +908,20 @@ def _label(received: _Received) -> str:
     return f"close {payload if payload is not None else '(no status)'}"
 
 
-def _shown(received: _Received) -> _Received:
-    """What a mismatch may show of a received frame: redacted with the default rules."""
+def _shown(received: _Received, redaction: RedactionRules) -> _Received:
+    """What a mismatch may show of a received frame: redacted with ``redaction``.
+
+    An event or bytes no rule fires on is returned as the same object (no copy).
+    """
     kind, payload = received
     if kind is FrameKind.BINARY:
-        return kind, _SHOWN.redact_bytes(payload).value
+        return kind, redaction.redact_bytes(payload).value
     if isinstance(payload, dict):
-        return kind, _SHOWN.redact_event(payload).value
+        return kind, redaction.redact_event(payload).value
     return received  # a close code, or malformed text: cut and redacted already (_text_shown)
 
 
-def _text_shown(data: str | bytes) -> str | bytes:
+def _text_shown(data: str | bytes, redaction: RedactionRules) -> str | bytes:
     """The first characters of malformed text that a mismatch keeps, redacted.
 
     Redacted before the cut (with a margin past it), so that a key the cut runs through is
@@ -907,22 +930,22 @@ def _text_shown(data: str | bytes) -> str | bytes:
     """
     window = data[: _TEXT_SHOWN + _CUT_MARGIN]
     if isinstance(window, bytes):
-        text = _SHOWN.redact_event_text(window.decode("latin-1")).value
+        text = redaction.redact_event_text(window.decode("latin-1")).value
         return text.encode("latin-1", "replace")[:_TEXT_SHOWN]
-    return _SHOWN.redact_event_text(window).value[:_TEXT_SHOWN]
+    return redaction.redact_event_text(window).value[:_TEXT_SHOWN]
 
 
-def _scrubbed(text: str) -> str:
-    """A report line or message with the default pattern rules applied (the last net)."""
-    return _SHOWN.redact_text(text).value
+def _scrubbed(text: str, redaction: RedactionRules) -> str:
+    """A report line or message with ``redaction``'s pattern rules applied (the last net)."""
+    return redaction.redact_text(text).value
 
 
-def _preview(received: _Received) -> str:
+def _preview(received: _Received, redaction: RedactionRules) -> str:
     """A received frame (already redacted by :func:`_shown`) shortened for a report line."""
     kind, payload = received
     if kind is FrameKind.BINARY:
         return _label(received)
-    return format_value(payload, limit=160, redaction=_SHOWN)
+    return format_value(payload, limit=160, redaction=redaction)
 
 
 _RENAMED = {

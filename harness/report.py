@@ -18,7 +18,8 @@ inline (``harness/_report_template.html``). The page shows
 Given a run (``mismatches=``, ``unplayed=`` from a :class:`~harness.server.FakeRealtimeServer`),
 the same page shows what the run did: the mismatch highlighted at its frame with the field
 diff and what the client sent instead (redacted, as :class:`~harness.replay.Mismatch` keeps
-it), the frames never played greyed.
+it), the frames never played greyed. Every value the page holds is redacted with
+``redaction=`` (the rules the cassette was recorded with; the default rules unless given).
 
 Size stays bounded whatever the cassette (see :class:`ReportLimits`): waveforms are
 downsampled to a fixed number of points while streaming; each stream embeds at most its
@@ -302,10 +303,18 @@ _REFUSAL = "handshake refused: HTTP "
 class _Builder:
     """One streaming pass: the inspection model, the timeline rows, the audio captures."""
 
-    def __init__(self, header: Header, path: StrPath, limits: ReportLimits, rows: IO[bytes]):
+    def __init__(
+        self,
+        header: Header,
+        path: StrPath,
+        limits: ReportLimits,
+        rows: IO[bytes],
+        scrub: RedactionRules,
+    ) -> None:
         self.inspector = Inspector(header, path=path)
         self.limits = limits
         self.rows = rows
+        self.scrub = scrub
         self.first_row = True
         self.types: dict[str, int] = {}
         self.audio: dict[int, _ConnAudio] = {}
@@ -356,12 +365,14 @@ class _Builder:
             self.notes.get(frame.lineno, -1),
         ]
         self.rows.write(b"\n" if self.first_row else b",\n")
-        self.rows.write(_script_json(row))
+        self.rows.write(_script_json(row, self.scrub))
         self.first_row = False
 
     def _detail(self, frame: Frame) -> Any:
         if frame.event is not None:
-            value: Any = _elide(_SCRUB.redact_event(frame.event).value, self.limits.string_chars)
+            value: Any = _elide(
+                self.scrub.redact_event(frame.event).value, self.limits.string_chars
+            )
         elif frame.binary is not None:
             value = {"binary": f"<{len(frame.binary)} bytes (binary frame, elided)>"}
         else:
@@ -584,23 +595,31 @@ def _elide(value: Any, limit: int) -> Any:
 
 
 def _run_data(
-    mismatches: Iterable[Mismatch], unplayed: Iterable[Unplayed], title: str | None
+    mismatches: Iterable[Mismatch],
+    unplayed: Iterable[Unplayed],
+    title: str | None,
+    redaction: RedactionRules | None = None,
 ) -> tuple[dict[str, Any], dict[int, str], dict[int, int], list[dict[str, Any]]]:
-    """The run's part of the page: mismatches (with their diff), unplayed line marks."""
+    """The run's part of the page: mismatches (with their diff), unplayed line marks.
+
+    What a mismatch received is redacted with ``redaction`` (default: the default rules).
+    """
+    scrub = redaction if redaction is not None else _SCRUB
     flags: dict[int, str] = {}
     notes: dict[int, int] = {}
     found: list[dict[str, Any]] = []
     extra_rows: list[dict[str, Any]] = []
     for index, m in enumerate(mismatches):
         # A replay's Mismatch holds the client's frame redacted already (harness.replay,
-        # rule 5); the page redacts it again, so one built otherwise cannot leak either.
+        # rule 5); the page redacts it again, so one built otherwise cannot leak either
+        # (with the rules the page is given: a user's own included).
         received = m.received
         if isinstance(received, bytes):
             shown: Any = f"<{len(received)} bytes (binary frame)>"
         elif isinstance(received, dict):
-            shown = _elide(_SCRUB.redact_event(received).value, 2000)
+            shown = _elide(scrub.redact_event(received).value, 2000)
         elif isinstance(received, str):
-            shown = _SCRUB.redact_event_text(received).value
+            shown = scrub.redact_event_text(received).value
         else:
             shown = received if isinstance(received, int | type(None)) else repr(received)
         found.append(
@@ -659,16 +678,16 @@ def _template() -> tuple[str, str]:
     return head, tail
 
 
-# A report is read like a log: the default rules' patterns (API keys, ephemeral keys) are
-# applied to every byte of data the page holds, and their key paths to every frame and to
-# what a mismatching client sent, so a hand-made cassette or a client's mismatching event
-# cannot put a secret in a report.
+# A report is read like a log: the rules' patterns (API keys, ephemeral keys, a user's own)
+# are applied to every byte of data the page holds, and their key paths to every frame and
+# to what a mismatching client sent, so a hand-made cassette or a client's mismatching event
+# cannot put a secret in a report. These rules unless write_html is given others.
 _SCRUB = RedactionRules.default()
 
 
-def _script_json(value: Any) -> bytes:
+def _script_json(value: Any, scrub: RedactionRules) -> bytes:
     # Inside <script>, "</" would end the element: JSON allows "<\/" for it.
-    return _SCRUB.redact_bytes(_json.dumps(value)).value.replace(b"</", b"<\\/")
+    return scrub.redact_bytes(_json.dumps(value)).value.replace(b"</", b"<\\/")
 
 
 def _audio_tags(captures: Iterable[_Capture]) -> Iterator[bytes]:
@@ -689,6 +708,7 @@ def write_html(
     unplayed: Iterable[Unplayed] = (),
     title: str | None = None,
     limits: ReportLimits | None = None,
+    redaction: RedactionRules | None = None,
 ) -> Path:
     """Write the HTML report of ``cassette`` to ``out`` (atomically) and return its path.
 
@@ -706,6 +726,11 @@ def write_html(
             frame, the page shows the run's verdict (passed too); default title: the
             cassette's file name.
         limits: what the report keeps (:class:`ReportLimits`).
+        redaction: the rules every value the page shows is redacted with (the frames, what
+            a mismatching client sent, and the patterns over all of the page's data): the
+            rules the cassette was recorded with, as given to the replay's
+            :class:`~harness.server.FakeRealtimeServer`; default
+            :meth:`RedactionRules.default() <harness.redaction.RedactionRules.default>`.
 
     Raises:
         CassetteError: the cassette is bad (file, line and fault named); nothing is written.
@@ -713,6 +738,7 @@ def write_html(
             as it was.
     """
     limits = limits or ReportLimits()
+    scrub = redaction if redaction is not None else _SCRUB
     source = Path(cassette)
     target = Path(out)
     mismatch_list = list(mismatches)
@@ -721,7 +747,7 @@ def write_html(
     flags: dict[int, str] = {}
     notes: dict[int, int] = {}
     if mismatch_list or unplayed_list or title:
-        run, flags, notes, _ = _run_data(mismatch_list, unplayed_list, title)
+        run, flags, notes, _ = _run_data(mismatch_list, unplayed_list, title, scrub)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -731,7 +757,7 @@ def write_html(
         tempfile.SpooledTemporaryFile(max_size=8 << 20) as rows,
     ):
         header = reader.header
-        builder = _Builder(header, source, limits, rows)
+        builder = _Builder(header, source, limits, rows, scrub)
         builder.flags = flags
         builder.notes = notes
         for frame in reader:
@@ -749,7 +775,7 @@ def write_html(
             with os.fdopen(fd, "wb") as fh:
                 fh.write(head.replace("{{TITLE}}", page_title).encode("utf-8"))
                 fh.write(b'<script type="application/json" id="report-data">')
-                fh.write(_script_json(data))
+                fh.write(_script_json(data, scrub))
                 fh.write(b'</script>\n<script type="application/json" id="report-frames">[')
                 rows.seek(0)
                 while chunk := rows.read(1 << 20):

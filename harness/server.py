@@ -43,6 +43,7 @@ from harness.cassette import Cassette, StrPath, wire_close
 from harness.conversation import DEFAULT_KEEP_RECEIVED, SimulatedSession, error_event
 from harness.errors import CassetteMismatch, UnplayedFrames, UsageError
 from harness.matching import DEFAULT_RULES, MatchRules
+from harness.redaction import RedactionRules
 from harness.refusal import parse_refusal
 from harness.replay import (
     DEFAULT_LOOKAHEAD,
@@ -61,8 +62,6 @@ from harness.replay import (
 )
 
 __all__ = ["Clock", "FakeRealtimeServer", "MonotonicClock"]
-
-_log = _net.quiet_logger("harness.server")
 
 # Received frames up to this size are read so that bigger-than-allowed ones (max_frame_bytes)
 # get the API's error event instead of a 1009 close; beyond it websockets closes with 1009.
@@ -120,6 +119,7 @@ class FakeRealtimeServer:
         clock: Clock | None = None,
         model: str | None = None,
         allow_torn: bool = False,
+        redaction: RedactionRules | None = None,
     ) -> None:
         """Load (and validate) the cassette; nothing listens until the server starts.
 
@@ -138,6 +138,12 @@ class FakeRealtimeServer:
             model: the model in :attr:`url` (default: the cassette's ``query.model``).
             allow_torn: serve the frames before a torn last line (a crashed recording)
                 instead of refusing the cassette; ``server.cassette.torn`` names the line.
+            redaction: the rules every client value the server shows is redacted with: a
+                mismatch's report, diff and ``received``, the ``error`` event's message,
+                and the server's log (DEBUG frames included). Give the rules the cassette
+                was recorded with when you added your own (its header names them but
+                cannot hold them); default :meth:`RedactionRules.default()
+                <harness.redaction.RedactionRules.default>`. Matching is not affected.
 
         Raises:
             CassetteNotFound, CassetteError: the cassette is missing or malformed.
@@ -156,6 +162,8 @@ class FakeRealtimeServer:
         self.rules = rules
         self.lookahead = lookahead
         self.max_frame_bytes = max_frame_bytes
+        self.redaction = redaction if redaction is not None else RedactionRules.default()
+        """The rules what the server shows of a client is redacted with."""
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         query_model = self._prepared.header.query.get("model") if self._prepared else None
         self.model = model or query_model or "gpt-realtime"
@@ -185,6 +193,7 @@ class FakeRealtimeServer:
         model: str = "gpt-realtime",
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         keep_received: int | None = DEFAULT_KEEP_RECEIVED,
+        redaction: RedactionRules | None = None,
     ) -> FakeRealtimeServer:
         """A server that answers like the API from a simulated conversation, no cassette.
 
@@ -192,14 +201,22 @@ class FakeRealtimeServer:
         starting from ``history`` (wire items); they are in :attr:`sessions`, in connection
         order, for tests to inspect. Each keeps its newest ``keep_received`` client events
         in ``received`` (``None``: all of them; see
-        :class:`~harness.conversation.SimulatedSession`).
+        :class:`~harness.conversation.SimulatedSession`). ``redaction`` redacts the
+        server's log, as for a cassette.
 
         Raises:
             UsageError: ``keep_received`` is negative.
         """
         if keep_received is not None and keep_received < 0:
             raise UsageError(f"keep_received must be >= 0 or None, got {keep_received}")
-        server = cls(None, host=host, port=port, model=model, max_frame_bytes=max_frame_bytes)
+        server = cls(
+            None,
+            host=host,
+            port=port,
+            model=model,
+            max_frame_bytes=max_frame_bytes,
+            redaction=redaction,
+        )
         server._history = tuple(history or ())
         server._keep_received = keep_received
         return server
@@ -256,7 +273,7 @@ class FakeRealtimeServer:
             select_subprotocol=self._select_subprotocol,
             compression=None,  # declining permessage-deflate is fine for every client
             max_size=max(_READ_LIMIT, self.max_frame_bytes + 1),
-            logger=_log,
+            logger=_net.redacting_logger("harness.server", self.redaction),
         )
 
     async def aclose(self) -> None:
@@ -393,6 +410,7 @@ class FakeRealtimeServer:
             cassette=self._prepared.path,
             conn=conn,
             serial=serial,
+            redaction=self.redaction,
         )
         self._live[serial] = replay
         wake = asyncio.Event()

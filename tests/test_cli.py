@@ -157,3 +157,15 @@ def test_check_warns_about_server_events_without_event_id(tmp_path: Path) -> Non
         "warning: 1 server event(s) without an event_id (lines 2): the SDKs ignore or reject "
         "such events"
     )
+
+
+def test_replay_takes_the_rules_the_cassette_was_recorded_with(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = str(CASSETTES[0])
+    rules = ("--redact-path", "customer=session.metadata.customer")
+    status, text = run("replay", path, "--quiet", *rules, "--redact-pattern", "t=tok_[0-9]+")
+    assert status == 0 and text.startswith("PASS: "), text
+    assert run("replay", path, "--redact-pattern", "nameonly") == (2, "")
+    err = capsys.readouterr().err
+    assert err == "error: redaction rule 'nameonly': write NAME=VALUE\n"

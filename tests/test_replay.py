@@ -11,6 +11,7 @@ from harness import _json
 from harness.cassette import Cassette, CassetteWriter, Frame, Header, load_cassette
 from harness.errors import UsageError
 from harness.matching import DEFAULT_RULES
+from harness.redaction import RedactionRule, RedactionRules
 from harness.replay import (
     Outgoing,
     OutKind,
@@ -456,3 +457,28 @@ def test_malformed_text_is_kept_cut_and_redacted_whatever_its_form() -> None:
     assert raw == b'{"authorization": "<redacted:mcp_authorization>", \xff'
     for m in replay.mismatches:
         assert token not in m.report and key[:10] not in m.report
+
+
+def test_a_mismatch_is_redacted_with_the_replays_rules_and_a_clean_frame_is_not_copied() -> None:
+    rules = RedactionRules.default().with_rules(
+        RedactionRule.path("customer", "session.metadata.customer")
+    )
+    replay = replay_of(*SESSION, redaction=rules)
+    drain(replay)
+    clean = {"type": "session.update", "session": {"instructions": "be verbose"}}
+    replay.receive_event(clean, 100.0)
+    customer = "customer-REPLAY-0c1f"
+    leaky = {
+        "type": "session.update",
+        "session": {"instructions": "be brief", "metadata": {"customer": customer}},
+    }
+    replay.receive_event(leaky, 100.0)
+    cut_short = '{"type": "session.update", "session": {"metadata": {"customer": "' + customer
+    replay.receive_text(cut_short, 100.0)
+    first, second, cut = replay.mismatches
+    assert first.received is clean  # no rule fired: the frame as received, no copy
+    assert second.received["session"]["metadata"] == {"customer": "<redacted:customer>"}
+    assert leaky["session"]["metadata"]["customer"] == customer  # the client's is untouched
+    assert cut.received.endswith('"customer": "<redacted:customer>"')
+    for m in replay.mismatches:
+        assert customer not in m.report and customer not in repr(m)
