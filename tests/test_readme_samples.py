@@ -1,0 +1,204 @@
+"""The README's shown blocks that only a real run can check, each checked as pasted.
+
+Each block says ``<!-- readme: checked-by tests/test_readme_samples.py::TEST -->``; its test
+reads it with :func:`_readme_blocks.checked_block` and compares it with what the real code
+does: the CLI synopsis with the real argparse parsers, the samples with what a real server,
+recorder or pytest run prints (ports and temporary paths normalised, nothing else), the
+report options with real pytest runs, the conformance commands by running them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from _readme_blocks import checked_block
+
+from harness.cli import DISTRIBUTION, _parser
+
+# -- the CLI synopsis ----------------------------------------------------------------------------
+
+
+@dataclass
+class Synopsis:
+    """One synopsis line, parsed: ``PROG COMMAND POSITIONALS [--opt VALUE] [--a | --b]``."""
+
+    command: str
+    positionals: list[str] = field(default_factory=list)  # as written: CASSETTE, CASSETTE...
+    values: dict[str, str | None] = field(default_factory=dict)  # option -> VALUE or None
+    alternatives: list[set[str]] = field(default_factory=list)  # [--a | --b]: {--a, --b}
+    bare: set[str] = field(default_factory=set)  # options outside brackets
+    either: set[str] = field(default_factory=set)  # positionals and options in `X | Y`
+
+
+def _tokens(text: str) -> list[str]:
+    out: list[str] = []
+    for word in text.split():
+        head = word.lstrip("[")
+        out += ["["] * (len(word) - len(head))
+        body = head.rstrip("]")
+        if body:
+            out.append(body)
+        out += ["]"] * (len(head) - len(body))
+    return out
+
+
+def parse_synopsis(line: str) -> Synopsis:
+    """The synopsis of one command (brackets one deep, `` | `` between alternatives)."""
+    prog, command, *rest = line.split(None, 2)
+    assert prog == DISTRIBUTION, f"{line!r}: a synopsis line starts with {DISTRIBUTION}"
+    parsed = Synopsis(command)
+    tokens = _tokens(rest[0] if rest else "")
+    group: list[set[str]] | None = None  # the alternatives of the open bracket
+    top: list[set[str]] = [set()]  # the alternatives outside brackets
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token == "[":
+            assert group is None, f"{line!r}: nested brackets"
+            group = [set()]
+        elif token == "]":
+            assert group is not None, f"{line!r}: ']' without '['"
+            if len(group) > 1:
+                parsed.alternatives.append(set().union(*group))
+            group = None
+        elif token == "|":
+            (group if group is not None else top).append(set())
+        elif token.startswith("-"):
+            value = None
+            if i < len(tokens) and tokens[i] not in "[]|" and not tokens[i].startswith("-"):
+                value = tokens[i]
+                i += 1
+            assert token not in parsed.values, f"{line!r}: {token} twice"
+            parsed.values[token] = value
+            (group if group is not None else top)[-1].add(token)
+            if group is None:
+                parsed.bare.add(token)
+        else:
+            assert group is None, f"{line!r}: positional {token} in brackets"
+            parsed.positionals.append(token)
+            top[-1].add(token)
+    assert group is None, f"{line!r}: '[' never closed"
+    if len(top) > 1:
+        parsed.either = set().union(*top)
+    return parsed
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def synopsis_problems(synopsis: Synopsis, parser: argparse.ArgumentParser) -> list[str]:
+    """Where one synopsis line and its command's parser disagree (empty: they agree)."""
+    name = synopsis.command
+    problems: list[str] = []
+    actions = [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
+    positionals = [a for a in actions if not a.option_strings]
+    shown = [p.removesuffix("...") for p in synopsis.positionals]
+    wanted = [str(a.metavar or a.dest).upper() for a in positionals]
+    if shown != wanted:
+        problems.append(f"{name}: positionals {synopsis.positionals}, the parser takes {wanted}")
+    for token, action in zip(synopsis.positionals, positionals, strict=False):
+        many = action.nargs in ("+", "*")
+        if token.endswith("...") != many:
+            problems.append(f"{name}: {token} but the parser's nargs is {action.nargs!r}")
+        if action.nargs == "*" and token not in synopsis.either:
+            problems.append(f"{name}: {token} is optional (nargs '*'): write `{token} | ...`")
+    options = [a for a in actions if a.option_strings]
+    by_string = {s: a for a in options for s in a.option_strings}
+    for option in synopsis.values:
+        if option not in by_string:
+            problems.append(f"{name}: {option} is not an option of `{DISTRIBUTION} {name}`")
+    for action in options:
+        documented = [s for s in action.option_strings if s in synopsis.values]
+        if len(documented) != 1:
+            which = "/".join(action.option_strings)
+            which = f"one of {which}" if len(action.option_strings) > 1 else which
+            problems.append(
+                f"{name}: the synopsis must show {which} (shows {documented or 'none'})"
+            )
+            continue
+        [option] = documented
+        value = synopsis.values[option]
+        if action.nargs == 0:
+            if value is not None:
+                problems.append(f"{name}: {option} is a flag, shown with a value {value!r}")
+        elif value is None:
+            problems.append(f"{name}: {option} takes a value, shown without one")
+        elif action.choices is not None:
+            choices = "|".join(str(c) for c in action.choices)
+            if value != choices:
+                problems.append(f"{name}: {option} {value}: the choices are {choices}")
+        elif action.metavar is not None and value != action.metavar:
+            problems.append(f"{name}: {option} {value}: the parser's help says {action.metavar}")
+        elif not re.fullmatch(r"[A-Z][A-Z0-9_=]*", value):
+            problems.append(f"{name}: {option} {value}: a value is a name in capitals")
+        if option in synopsis.bare and not (action.required or option in synopsis.either):
+            problems.append(f"{name}: {option} is optional: show it in brackets")
+    for group in parser._mutually_exclusive_groups:
+        strings = {s for a in group._group_actions for s in a.option_strings}
+        together = strings & set(synopsis.values)
+        if len(together) > 1 and together not in synopsis.alternatives:
+            problems.append(
+                f"{name}: {' and '.join(sorted(together))} exclude each other: "
+                f"show them as [{' | '.join(sorted(together))}]"
+            )
+    exclusive = [
+        {s for a in g._group_actions for s in a.option_strings if s in synopsis.values}
+        for g in parser._mutually_exclusive_groups
+    ]
+    for alternative in synopsis.alternatives:
+        if alternative not in exclusive:
+            problems.append(
+                f"{name}: [{' | '.join(sorted(alternative))}]: the parser does not make them "
+                "exclude each other"
+            )
+    return problems
+
+
+def test_the_cli_synopsis_is_the_parsers(request: pytest.FixtureRequest) -> None:
+    block = checked_block(request)
+    commands = _commands(_parser(DISTRIBUTION))
+    lines = [line for line in block.text.splitlines() if line.strip()]
+    synopses = [parse_synopsis(line) for line in lines]
+    assert [s.command for s in synopses] == list(commands), (
+        f"{block.where}: one line per command, in the order `{DISTRIBUTION} --help` lists them"
+    )
+    problems = [p for s in synopses for p in synopsis_problems(s, commands[s.command])]
+    assert not problems, f"{block.where}: the synopsis differs from the parser:\n  " + "\n  ".join(
+        problems
+    )
+
+
+def test_the_synopsis_check_catches_drift() -> None:
+    replay = _commands(_parser(DISTRIBUTION))["replay"]
+    good = (
+        "realtime-harness replay CASSETTE [--client raw|transport] [--speed S] "
+        "[--timeout SECONDS] [--quiet]"
+    )
+    assert synopsis_problems(parse_synopsis(good), replay) == []
+    drifted = {
+        good.replace(" [--quiet]", ""): "must show one of --quiet/-q (shows none)",
+        good + " [--loud]": "--loud is not an option of `realtime-harness replay`",
+        good.replace("raw|transport", "raw"): "--client raw: the choices are raw|transport",
+        good.replace("[--speed S]", "[--speed]"): "--speed takes a value, shown without one",
+        good.replace("[--quiet]", "[--quiet Q]"): "--quiet is a flag, shown with a value 'Q'",
+        good.replace("--speed S", "--speed X"): "--speed X: the parser's help says S",
+        good.replace("CASSETTE", "FILE"): "positionals ['FILE'], the parser takes ['CASSETTE']",
+        good.replace("CASSETTE", "CASSETTE..."): "CASSETTE... but the parser's nargs is None",
+        good.replace("[--quiet]", "--quiet"): "--quiet is optional: show it in brackets",
+        good.replace("[--speed S] [--timeout SECONDS]", "[--speed S | --timeout SECONDS]"): (
+            "the parser does not make them exclude each other"
+        ),
+    }
+    for line, problem in drifted.items():
+        assert problem in "\n".join(synopsis_problems(parse_synopsis(line), replay)), line
+    inspect = _commands(_parser(DISTRIBUTION))["inspect"]
+    apart = "realtime-harness inspect CASSETTE [--json] [--html OUT] [--gap SECONDS]"
+    assert synopsis_problems(parse_synopsis(apart), inspect) == [
+        "inspect: --html and --json exclude each other: show them as [--html | --json]"
+    ]
