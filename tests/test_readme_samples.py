@@ -10,13 +10,40 @@ report options with real pytest runs, the conformance commands by running them.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
 import re
+import shlex
+import signal
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-from _readme_blocks import checked_block
+from _readme_blocks import ROOT, Block, assert_sample, checked_block, readme_blocks
+from websockets.asyncio.client import connect
 
+from harness.cassette import Side, load_cassette
 from harness.cli import DISTRIBUTION, _parser
+from harness.server import FakeRealtimeServer
+
+WAIT = 30.0  # seconds: the bound on every wait on a child process or a socket
+FAKE_KEY = "sk-proj-READMEsample0123456789abcdefghijklmnop"  # the redaction rules catch it
+
+
+def _block_before(block: Block) -> Block:
+    blocks = readme_blocks()
+    return blocks[blocks.index(block) - 1]
+
+
+def _child_env() -> dict[str, str]:
+    """This checkout's ``harness`` first, whatever the child's working directory."""
+    return dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+
 
 # -- the CLI synopsis ----------------------------------------------------------------------------
 
@@ -202,3 +229,59 @@ def test_the_synopsis_check_catches_drift() -> None:
     assert synopsis_problems(parse_synopsis(apart), inspect) == [
         "inspect: --html and --json exclude each other: show them as [--html | --json]"
     ]
+
+
+# -- `record`: what it prints while it listens ---------------------------------------------------
+
+
+async def test_record_prints_where_clients_connect(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    block = checked_block(request)
+    # the command of step 1 as pasted, on a free port, relaying to a simulated API
+    [line] = [line for line in _block_before(block).text.splitlines() if " record " in line]
+    argv = shlex.split(line, comments=True)
+    assert argv[:4] == ["python", "-m", "harness", "record"] and argv[-2:] == ["--port", "8765"]
+    (tmp_path / "cassettes").mkdir()
+    async with FakeRealtimeServer.simulate() as upstream:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *argv[1:-1],
+            "0",
+            "--upstream",
+            upstream.url,
+            cwd=tmp_path,
+            env=_child_env(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        try:
+            async with asyncio.timeout(WAIT):
+                printed = [(await proc.stdout.readline()).decode() for _ in range(4)]
+                port = re.search(r"ws://127\.0\.0\.1:(\d+)/", printed[1])
+                assert port, printed
+                assert_sample(block, "".join(printed).replace(f":{port[1]}/", ":8765/"))
+                url = printed[1].removeprefix("connect clients to ").strip()
+                headers = {"Authorization": f"Bearer {FAKE_KEY}"}
+                async with connect(url, additional_headers=headers) as ws:  # a client, recorded
+                    assert json.loads(await ws.recv())["type"] == "session.created"
+                    await ws.send(json.dumps({"type": "response.create"}))
+                    while json.loads(await ws.recv())["type"] != "response.done":
+                        pass
+                proc.send_signal(signal.SIGINT)  # Ctrl-C
+                out, err = await proc.communicate()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    # what the README says next: it writes the cassette, says so and exits 0
+    assert (proc.returncode, out.decode(), err.decode()) == (
+        0,
+        "recorded 1 connection(s) to cassettes/greeting.jsonl\n",
+        "",
+    ), err.decode()
+    recorded = load_cassette(tmp_path / "cassettes" / "greeting.jsonl")
+    sent = [f.event_type for f in recorded.frames if f.side is Side.CLIENT and f.event]
+    assert sent == ["response.create"]
+    assert FAKE_KEY not in (tmp_path / "cassettes" / "greeting.jsonl").read_text()
