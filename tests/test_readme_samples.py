@@ -285,3 +285,27 @@ async def test_record_prints_where_clients_connect(
     sent = [f.event_type for f in recorded.frames if f.side is Side.CLIENT and f.event]
     assert sent == ["response.create"]
     assert FAKE_KEY not in (tmp_path / "cassettes" / "greeting.jsonl").read_text()
+
+
+# -- a mismatch, as the server reports it ---------------------------------------------------------
+
+
+async def test_a_replay_mismatch_reads_like_the_readme(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    block = checked_block(request)
+    monkeypatch.chdir(ROOT)  # the report names the cassette as it was given
+    cassette = Path("cassettes") / "text_turn.jsonl"
+    sent = [f.event for f in load_cassette(cassette).frames if f.side is Side.CLIENT and f.event]
+    async with FakeRealtimeServer(cassette) as server:
+        headers = {"Authorization": f"Bearer {FAKE_KEY}"}
+        async with asyncio.timeout(WAIT), connect(server.url, additional_headers=headers) as ws:
+            for event in sent:  # the recorded session, asking about Germany
+                text = json.dumps(event)
+                await ws.send(text.replace("capital of France", "capital of Germany"))
+                if event["type"] == "conversation.item.create":
+                    break
+            while json.loads(await ws.recv())["type"] != "error":
+                pass
+    [mismatch] = server.mismatches
+    assert_sample(block, mismatch.report)
