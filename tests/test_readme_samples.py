@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from websockets.asyncio.client import connect
 from harness.cassette import Side, load_cassette
 from harness.cli import DISTRIBUTION, _parser
 from harness.server import FakeRealtimeServer
+
+pytest_plugins = ["pytester"]
 
 WAIT = 30.0  # seconds: the bound on every wait on a child process or a socket
 FAKE_KEY = "sk-proj-READMEsample0123456789abcdefghijklmnop"  # the redaction rules catch it
@@ -309,3 +312,129 @@ async def test_a_replay_mismatch_reads_like_the_readme(
                 pass
     [mismatch] = server.mismatches
     assert_sample(block, mismatch.report)
+
+
+# -- the pytest plugin's HTML reports -----------------------------------------------------------
+
+CONTRACT_INI = """
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+filterwarnings = error
+"""
+
+# A passing replay (the recorded session, driven in causal order) and a failing one (the
+# same session asking about Germany), each on its own copy of cassettes/text_turn.jsonl.
+CONTRACT = """
+import asyncio
+import json
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+from harness import load_cassette
+from harness.cassette import Side
+from harness.drivers import drive_raw
+
+CASSETTE = Path(__file__).parent / "cassettes" / "test_contract" / "test_turn.jsonl"
+
+
+async def test_capital(realtime_server):
+    await drive_raw(realtime_server, realtime_server.cassette, lambda entry: None, 10)
+
+
+async def test_turn(realtime_server):
+    sent = [f.event for f in load_cassette(CASSETTE).frames if f.side is Side.CLIENT and f.event]
+    headers = {"Authorization": "Bearer test-key"}
+    async with asyncio.timeout(10), connect(realtime_server.url, additional_headers=headers) as ws:
+        for event in sent:
+            await ws.send(json.dumps(event).replace("capital of France", "capital of Germany"))
+            if event["type"] == "conversation.item.create":
+                break
+        while json.loads(await ws.recv())["type"] != "error":
+            pass
+"""
+
+FAILING = "tests-test_contract.py-test_turn.html"
+PASSING = "tests-test_contract.py-test_capital.html"
+README_BASETEMP = "/tmp/pytest-of-you/pytest-12"  # what the README shows for pytest's base temp
+
+
+@pytest.fixture
+def contract(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project with ``tests/test_contract.py``: ``test_capital`` passes, ``test_turn`` fails."""
+    monkeypatch.setenv("PYTHONPATH", _child_env()["PYTHONPATH"])
+    pytester.makeini(CONTRACT_INI)
+    cassettes = pytester.path / "tests" / "cassettes" / "test_contract"
+    cassettes.mkdir(parents=True)
+    for name in ("test_capital", "test_turn"):
+        (cassettes / f"{name}.jsonl").write_bytes(
+            (ROOT / "cassettes" / "text_turn.jsonl").read_bytes()
+        )
+    (pytester.path / "tests" / "test_contract.py").write_text(CONTRACT, encoding="utf-8")
+    return pytester
+
+
+def _run_contract(project: pytest.Pytester, *options: str) -> pytest.RunResult:
+    """``pytest OPTIONS`` in the project, its base temporary directory ``basetemp/``."""
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--basetemp={project.path / 'basetemp'}", *options, timeout=120
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    return result
+
+
+def _failure(lines: list[str], test: str) -> str:
+    """The failure section of ``test`` in pytest's output, without its header."""
+    start = lines.index(next(line for line in lines if re.fullmatch(rf"_+ {test} _+", line)))
+    section: list[str] = []
+    for line in lines[start + 1 :]:
+        if re.fullmatch(r"([=_-])\1+ .* \1+", line) or line.startswith("realtime-harness: "):
+            break
+        section.append(line)
+    return "\n".join(section).rstrip() + "\n"
+
+
+def test_a_failing_contract_ends_with_its_report_as_the_readme_shows(
+    request: pytest.FixtureRequest, contract: pytest.Pytester
+) -> None:
+    block = checked_block(request)
+    result = _run_contract(contract)
+    failure = _failure(result.stdout.lines, "test_turn")
+    assert_sample(block, failure.replace(str(contract.path / "basetemp"), README_BASETEMP))
+    report = contract.path / "basetemp" / "realtime-reports" / FAILING
+    assert "<title>tests/test_contract.py::test_turn: FAILED" in report.read_text(encoding="utf-8")
+
+
+def test_each_report_option_does_what_the_readme_says(
+    request: pytest.FixtureRequest, contract: pytest.Pytester
+) -> None:
+    block = checked_block(request)
+    default = contract.path / "basetemp" / "realtime-reports"  # as --basetemp names it
+    effects: dict[tuple[str, ...], tuple[Path | None, set[str]]] = {
+        ("--realtime-report=failed",): (default, {FAILING}),
+        ("--realtime-report=all",): (default, {FAILING, PASSING}),
+        ("--realtime-report=off",): (None, set()),
+        ("--realtime-report-dir=reports",): (Path("reports"), {FAILING}),
+    }
+    runs = [shlex.split(line, comments=True) for line in block.text.splitlines() if line.strip()]
+    assert all(argv[0] == "pytest" for argv in runs), block.text
+    assert [tuple(argv[1:]) for argv in runs] == list(effects), (
+        f"{block.where}: each line's effect is checked here; a new line needs its own"
+    )
+    assert "# the default" in block.text.splitlines()[0]
+    for options in [*effects, ()]:  # () : no option is --realtime-report=failed
+        folder, written = effects.get(options, effects[("--realtime-report=failed",)])
+        for old in ("basetemp", "reports"):
+            shutil.rmtree(contract.path / old, ignore_errors=True)
+        result = _run_contract(contract, *options)
+        output = result.stdout.str()
+        everywhere = {p.name for p in contract.path.rglob("*.html")}
+        assert everywhere == written, (options, output)
+        if folder is None:
+            assert "HTML report" not in output, output
+            continue
+        assert {p.name for p in (contract.path / folder).glob("*.html")} == written
+        summary = f"realtime-harness: {len(written)} HTML report{'s' * (len(written) > 1)} in "
+        assert f"{summary}{folder}" in result.stdout.lines, output  # as the option names it
+        assert f"HTML report: {folder / FAILING}" in result.stdout.lines, output
