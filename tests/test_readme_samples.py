@@ -17,6 +17,7 @@ import re
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -438,3 +439,48 @@ def test_each_report_option_does_what_the_readme_says(
         summary = f"realtime-harness: {len(written)} HTML report{'s' * (len(written) > 1)} in "
         assert f"{summary}{folder}" in result.stdout.lines, output  # as the option names it
         assert f"HTML report: {folder / FAILING}" in result.stdout.lines, output
+
+
+# -- the conformance suite's commands ------------------------------------------------------------
+
+
+def _run_here(argv: list[str]) -> tuple[int, str]:
+    """``argv`` in the checkout (as the README's commands run), bounded; status and output."""
+    env = {k: v for k, v in _child_env().items() if not k.startswith("PYTEST_")}
+    done = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.mark.node
+def test_the_conformance_commands_run(request: pytest.FixtureRequest) -> None:
+    block = checked_block(request)
+    suite_line, one_line = [
+        shlex.split(line, comments=True) for line in block.text.splitlines() if line.strip()
+    ]
+    # the venv the README's install creates (.ci/run's too); here, this interpreter
+    assert suite_line[:3] == [".venv/bin/python", "-m", "pytest"] and len(suite_line) == 4
+    assert one_line[0] == ".venv/bin/python" and one_line[2:] == ["NAME"]
+    suite, runner = ROOT / suite_line[3], ROOT / one_line[1]
+    assert suite.is_dir() and runner.is_file(), block.text
+    scenarios = {  # name (the file's, unless it says another) -> scenario
+        scenario.get("name", path.stem): scenario
+        for path in sorted((suite / "scenarios").glob("*.json"))
+        if not path.name.startswith("_")
+        for scenario in [json.loads(path.read_text(encoding="utf-8"))]
+    }
+    # "all scenarios, both sides": pytest collects one test per scenario from that path
+    status, output = _run_here(
+        [sys.executable, "-m", "pytest", str(suite_line[3]), "--collect-only", "-q"]
+    )
+    assert status == 0, output
+    collected = set(re.findall(r"::test_scenario\[(\w+)\]", output))
+    assert collected == set(scenarios), output
+    # "one scenario, with a diff": NAME is a scenario's name; it runs both sides
+    reason = None if shutil.which("node") and shutil.which("npm") else "node or npm is absent"
+    if reason is not None:
+        pytest.skip(f"{block.where}: `conformance_runner.py NAME` runs node: {reason}")
+    name = next(name for name, scenario in scenarios.items() if not scenario.get("deviation"))
+    status, output = _run_here([sys.executable, one_line[1], name])
+    assert (status, output.splitlines()[-1]) == (0, f"{name}: same"), output
