@@ -388,14 +388,14 @@ def _reader_calls(tree: ast.Module, function: _Function) -> list[tuple[str, ...]
     Each is its literal string arguments (``("js", "process.env")`` for ``recipe_block``).
     """
     defined: dict[str, ast.AST] = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            defined[node.name] = node
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for name in targets:
-                if isinstance(name, ast.Name):
-                    defined[name.id] = node
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined[statement.name] = statement
+        elif isinstance(statement, ast.Assign | ast.AnnAssign):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    defined[target.id] = statement
     calls: list[tuple[str, ...]] = []
     seen: set[int] = set()
     todo: list[ast.AST] = [function]
@@ -408,9 +408,9 @@ def _reader_calls(tree: ast.Module, function: _Function) -> list[tuple[str, ...]
         for child in ast.walk(node):
             if isinstance(child, ast.Call):
                 callee = child.func
-                name = callee.attr if isinstance(callee, ast.Attribute) else None
-                name = callee.id if isinstance(callee, ast.Name) else name
-                if name in README_READERS:
+                called = callee.attr if isinstance(callee, ast.Attribute) else None
+                called = callee.id if isinstance(callee, ast.Name) else called
+                if called in README_READERS:
                     calls.append(
                         tuple(
                             a.value
