@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from _readme_blocks import assert_sample, checked_block
 from hypothesis import Phase, example, find, given, settings
 from hypothesis import strategies as st
 
@@ -154,7 +155,9 @@ def test_the_checker_shrinks_the_reference_rule_to_a_swap() -> None:
     assert [i.item_id for i in new] == [i.item_id for i in reversed(old)]
 
 
-def test_the_report_shows_both_histories_the_events_and_the_conversation() -> None:
+def test_the_report_shows_both_histories_the_events_and_the_conversation(
+    request: pytest.FixtureRequest,
+) -> None:
     with pytest.raises(HistoryPropertyError) as info:
         check_reset_history(
             Recorder(reference_like), [user("a"), user("b")], [user("b"), user("a")]
@@ -174,6 +177,7 @@ def test_the_report_shows_both_histories_the_events_and_the_conversation() -> No
     )
     assert info.value.report == str(info.value)
     assert isinstance(info.value, AssertionError)
+    assert_sample(checked_block(request), str(info.value))  # the README shows this very report
 
 
 def test_appending_instead_of_inserting_is_caught() -> None:

@@ -12,18 +12,26 @@ The convention (CONTRIBUTING.md, "README code blocks"), in short:
   instead writes it to PATH for later blocks (checked to compile).
 - ```text preceded by ``<!-- readme: output -->`` right after a shell (or python) block: that
   block's expected output, stdout and stderr as a terminal shows them, line by line, ``…``
-  matching any run of characters.
+  matching any run of characters (and a line ``...`` alone, any run of lines).
 - ```json / ```jsonl: parsed; a JSONL block that starts with a cassette header is read by the
   cassette reader.
 - ``<!-- readme: skip REASON -->``: not run, skipped with the reason.
   ``<!-- readme: repo -->``: run in a copy of the repository's tracked files (``git
   ls-files``) instead of a fresh project, for the commands a newcomer runs in a clone.
+- ``<!-- readme: checked-by tests/FILE.py::test_name -->`` (one line per test): another test
+  checks the block as pasted (a sample it produces with the real code, a JS snippet it runs
+  under node, a synopsis it compares with the parser). It is not run here; its case passes
+  once each named test exists (``ast``) and reads README.md: it, or a module-level function
+  or fixture it uses, calls ``checked_block(s)`` (``tests/_readme_blocks.py``: the blocks
+  whose directive names the calling test) or ``recipe_block(LANG, NEEDLE)`` finding this
+  block.
 - Any other block (```js, ```text without ``output``, no language) is shown, not run: it is
   skipped with that reason, so the summary lists it.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -38,47 +46,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _readme_blocks import (
+    README,
+    ROOT,
+    SHELLS,
+    Block,
+    ReadmeError,
+    checked_block,
+    is_run,
+    output_matches,
+    parse_blocks,
+)
 
 from harness.cassette import load_cassette
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 CI_SCRIPT = ROOT / ".ci" / "run"
-SHELLS = frozenset({"sh", "bash", "console", "shell"})
 RUN_TIMEOUT = 60.0  # a block here takes a few seconds; a server waiting for Ctrl-C, forever
 REPO_TIMEOUT = 600.0  # creates a venv and installs the package: about 25 s here
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)[^`]*$")
-_DIRECTIVE = re.compile(r"^\s*<!--\s*readme:\s*(?P<body>.*?)\s*-->\s*$")
 _EXITS = re.compile(r"#\s*exits\s+(?P<code>\d+)\s*$")
-
-
-class ReadmeError(ValueError):
-    """The README breaks the convention; the message names its line."""
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """One fenced code block: where it starts, its language, its text and its directives."""
-
-    lineno: int
-    lang: str
-    text: str
-    directives: tuple[str, ...]
-    output: Block | None = None
-
-    @property
-    def where(self) -> str:
-        return f"README.md:{self.lineno}"
-
-    def directive(self, name: str) -> str | None:
-        """The argument of directive ``name`` ("" if it takes none), or None if absent."""
-        for directive in self.directives:
-            word, _, rest = directive.partition(" ")
-            if word == name:
-                return rest.strip()
-        return None
+# What a checked-by test calls to read its block from README.md (the test, or a module-level
+# function or fixture it uses): the directive's own lookup, or the recipes' by content.
+README_READERS = frozenset({"checked_blocks", "checked_block", "recipe_block"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,77 +78,6 @@ class Command:
     lineno: int
     text: str
     status: int
-
-
-def parse_blocks(text: str) -> list[Block]:
-    """Every fenced block of ``text`` with the ``<!-- readme: ... -->`` lines right before it.
-
-    A text block marked ``output`` is attached to the block before it (``Block.output``).
-
-    Raises:
-        ReadmeError: an unclosed fence, an unknown directive, an output block not right after
-            a block that runs, or an output block with no fence after it.
-    """
-    lines = text.splitlines()
-    blocks: list[Block] = []
-    last_end = -1  # index of the closing fence of the previous block
-    i = 0
-    while i < len(lines):
-        opening = _FENCE.match(lines[i])
-        if opening is None:
-            if _DIRECTIVE.match(lines[i]) and not _directive_before_fence(lines, i):
-                raise ReadmeError(
-                    f"README.md:{i + 1}: a readme directive must be right before a fence"
-                )
-            i += 1
-            continue
-        indent, fence, lang = opening["indent"], opening["fence"], opening["lang"].lower()
-        directives: list[str] = []
-        j = i - 1
-        while j >= 0 and (match := _DIRECTIVE.match(lines[j])):
-            directives.insert(0, match["body"])
-            j -= 1
-        for directive in directives:
-            if directive.split(" ", 1)[0] not in ("file", "output", "skip", "repo"):
-                raise ReadmeError(f"README.md:{i + 1}: unknown readme directive {directive!r}")
-        body: list[str] = []
-        k = i + 1
-        while k < len(lines) and not _closes(lines[k], fence):
-            body.append(lines[k][len(indent) :] if lines[k].startswith(indent) else lines[k])
-            k += 1
-        if k == len(lines):
-            raise ReadmeError(f"README.md:{i + 1}: the code block is never closed")
-        block = Block(i + 1, lang, "\n".join(body) + "\n", tuple(directives))
-        if block.directive("output") is not None:
-            between = lines[last_end + 1 : j + 1]
-            if not blocks or any(line.strip() for line in between) or not _runs(blocks[-1]):
-                raise ReadmeError(
-                    f"{block.where}: an output block must come right after the shell or python "
-                    "block whose output it is"
-                )
-            blocks[-1] = Block(
-                blocks[-1].lineno, blocks[-1].lang, blocks[-1].text, blocks[-1].directives, block
-            )
-        else:
-            blocks.append(block)
-        last_end = k
-        i = k + 1
-    return blocks
-
-
-def _directive_before_fence(lines: list[str], i: int) -> bool:
-    while i < len(lines) and _DIRECTIVE.match(lines[i]):
-        i += 1
-    return i < len(lines) and _FENCE.match(lines[i]) is not None
-
-
-def _closes(line: str, fence: str) -> bool:
-    stripped = line.strip()
-    return stripped.startswith(fence) and set(stripped) == {fence[0]}
-
-
-def _runs(block: Block) -> bool:
-    return block.directive("file") is None and (block.lang in SHELLS or block.lang == "python")
 
 
 def commands(block: Block) -> list[Command]:
@@ -196,7 +115,7 @@ class Case:
     """One test: a block (and, for a command CI runs, that command)."""
 
     block: Block
-    kind: str  # "run", "ci", "file", "json", "skip"
+    kind: str  # "run", "ci", "file", "json", "checked", "skip"
     command: Command | None = None
     reason: str = ""
 
@@ -211,6 +130,8 @@ def cases(blocks: list[Block], ci: set[str]) -> Iterator[Case]:
         skip = block.directive("skip")
         if skip is not None:
             yield Case(block, "skip", reason=f"{block.where}: not run: {skip or 'no reason'}")
+        elif block.checked_by:
+            yield Case(block, "checked")
         elif block.directive("file") is not None:
             yield Case(block, "file")
         elif block.lang in SHELLS:
@@ -334,18 +255,6 @@ def run_shell(block: Block, cwd: Path, ci: set[str], timeout: float) -> str:
     return output
 
 
-def output_matches(expected: str, actual: str) -> bool:
-    want = [line.rstrip() for line in expected.rstrip("\n").splitlines()]
-    got = [line.rstrip() for line in actual.rstrip("\n").splitlines()]
-    if len(want) != len(got):
-        return False
-    for pattern, line in zip(want, got, strict=True):
-        regex = ".*".join(re.escape(part) for part in pattern.split("…"))
-        if re.fullmatch(regex, line) is None:
-            return False
-    return True
-
-
 def check_output(block: Block, output: str) -> None:
     if block.output is None:
         return
@@ -372,6 +281,10 @@ def test_readme_block(case: Case, tmp_path: Path) -> None:
             f"README.md:{case.command.lineno}: `{case.command.text}` runs this very suite: "
             ".ci/run runs it verbatim (checked), so it is not run again here"
         )
+    if case.kind == "checked":
+        for target in block.checked_by:
+            check_checked_by(block, target)
+        return
     if case.kind == "file":
         check_file(block)
         return
@@ -414,6 +327,103 @@ def check_file(block: Block) -> None:
     pytest.fail(f"{block.where}: {target} does not parse: {problem}", pytrace=False)
 
 
+def check_checked_by(block: Block, target: str, root: Path = ROOT) -> None:
+    """The test ``checked-by`` names exists and reads the README (through its block helpers).
+
+    The test, or a module-level function or fixture it uses, must call one of
+    :data:`README_READERS`; where it finds a block by content (``recipe_block(LANG,
+    NEEDLE)``), the call must find this block. Running the test is the test's own business.
+    """
+    where = f"{block.where}: checked-by {target}"
+    path_text, _, qualname = target.partition("::")
+    path = root / path_text
+    if not path.is_file() or not path.name.startswith("test_"):
+        pytest.fail(f"{where}: there is no test module {path_text}", pytrace=False)
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    function = _find_test(tree, qualname.split("::"))
+    if function is None:
+        pytest.fail(f"{where}: {path_text} defines no test {qualname}", pytrace=False)
+    calls = _reader_calls(tree, function)
+    if not calls:
+        pytest.fail(
+            f"{where}: {qualname} does not read README.md: it (or a function or fixture of its "
+            f"module it uses) must call one of {', '.join(sorted(README_READERS))}",
+            pytrace=False,
+        )
+    by_content = [args for args in calls if len(args) == 2]
+    if by_content and not any(
+        lang == block.lang and needle in block.text for lang, needle in by_content
+    ):
+        pytest.fail(
+            f"{where}: {qualname} reads other blocks ({by_content}), not this ```{block.lang} one",
+            pytrace=False,
+        )
+
+
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _find_test(tree: ast.Module, names: list[str]) -> _Function | None:
+    scope: list[ast.stmt] = tree.body
+    for depth, name in enumerate(names):
+        last = depth == len(names) - 1
+        found = [
+            node
+            for node in scope
+            if isinstance(node, (_Function if last else ast.ClassDef)) and node.name == name
+        ]
+        if not found:
+            return None
+        if last:
+            function = found[0]
+            assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+            return function if name.startswith("test") else None
+        scope = found[0].body
+    return None
+
+
+def _reader_calls(tree: ast.Module, function: _Function) -> list[tuple[str, ...]]:
+    """The README reader calls ``function`` makes, itself or through the module's own names.
+
+    Each is its literal string arguments (``("js", "process.env")`` for ``recipe_block``).
+    """
+    defined: dict[str, ast.AST] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined[statement.name] = statement
+        elif isinstance(statement, ast.Assign | ast.AnnAssign):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    defined[target.id] = statement
+    calls: list[tuple[str, ...]] = []
+    seen: set[int] = set()
+    todo: list[ast.AST] = [function]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        used = [a.arg for a in node.args.args] if isinstance(node, _Function) else []
+        for child in ast.walk(node):
+            if isinstance(child, ast.Call):
+                callee = child.func
+                called = callee.attr if isinstance(callee, ast.Attribute) else None
+                called = callee.id if isinstance(callee, ast.Name) else called
+                if called in README_READERS:
+                    calls.append(
+                        tuple(
+                            a.value
+                            for a in child.args
+                            if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                        )
+                    )
+            if isinstance(child, ast.Name):
+                used.append(child.id)
+        todo.extend(defined[name] for name in used if name in defined)
+    return calls
+
+
 def check_json(block: Block, tmp_path: Path) -> None:
     """A JSON block parses; a JSONL block parses line by line, and a cassette reads."""
     lines = block.text.splitlines() if block.lang == "jsonl" else [block.text]
@@ -446,7 +456,7 @@ def _block(target: str) -> Block:
 
 def test_the_example_contract_is_run_from_the_readme() -> None:
     contract = _block("tests/test_example_contract.py")
-    runs = [b for b in BLOCKS if b.lineno > contract.lineno and b.lang in SHELLS and _runs(b)]
+    runs = [b for b in BLOCKS if b.lineno > contract.lineno and b.lang in SHELLS and is_run(b)]
     assert any(
         "python -m pytest" in c.text and "tests/test_example_contract.py" in c.text
         for b in runs[:1]
@@ -457,7 +467,7 @@ def test_the_example_contract_is_run_from_the_readme() -> None:
 
 
 def test_the_readme_contract_catches_a_fahrenheit_regression_with_the_diff_it_shows(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, request: pytest.FixtureRequest
 ) -> None:
     contract = _block("tests/test_example_contract.py")
     assert contract.text.count('"temperature_c": 18') == 1
@@ -473,7 +483,8 @@ def test_the_readme_contract_catches_a_fahrenheit_regression_with_the_diff_it_sh
     result.stdout.no_fnmatch_line("*ERROR*")
     result.stdout.fnmatch_lines(["E * AssertionError: the API refused: *cassette_mismatch*"])
     # ... and beside it, the report the README shows, line for line
-    sample = next(b for b in BLOCKS if b.lineno > contract.lineno and "does not match" in b.text)
+    sample = checked_block(request)  # the ```text block after the contract
+    assert sample.lineno > contract.lineno
     result.stdout.re_match_lines(
         [re.escape(line) for line in sample.text.splitlines()], consecutive=True
     )
@@ -520,6 +531,9 @@ def test_the_convention_is_enforced_by_the_parser() -> None:
     assert output_matches("took … s\nPASS", "took 0.12 s\nPASS")
     assert not output_matches("took … s", "took 0.12 s\nPASS")  # line counts differ
     assert not output_matches("PASS", "FAIL")
+    assert output_matches("head\n  ...\ntail …", "head\n  a\n  b\ntail 7")  # ... = any lines
+    assert output_matches("head\n...\ntail", "head\ntail")  # ... = none, too
+    assert not output_matches("head\n...\ntail", "head\nmiddle")
 
     with pytest.raises(ReadmeError, match=r"README.md:2: unknown readme directive 'fiel x'"):
         parse_blocks("<!-- readme: fiel x -->\n```python\n```\n")
@@ -529,3 +543,75 @@ def test_the_convention_is_enforced_by_the_parser() -> None:
         parse_blocks("```sh\necho\n")
     with pytest.raises(ReadmeError, match=r"README.md:1: a readme directive must be right before"):
         parse_blocks("<!-- readme: skip x -->\n\n```sh\n```\n")
+    with pytest.raises(ReadmeError, match=r"README.md:2: write <!-- readme: checked-by tests/"):
+        parse_blocks("<!-- readme: checked-by test_x -->\n```text\n```\n")
+    with pytest.raises(ReadmeError, match=r"README.md:3: a checked-by block .* takes no skip"):
+        parse_blocks(
+            "<!-- readme: checked-by tests/t.py::test_x -->\n<!-- readme: skip why -->\n"
+            "```text\n```\n"
+        )
+
+
+def test_a_checked_by_block_names_a_test_that_reads_it(tmp_path: Path) -> None:
+    [shown, recipe] = parse_blocks(
+        "\n".join(
+            [
+                "<!-- readme: checked-by tests/test_t.py::test_sample -->",
+                "<!-- readme: checked-by tests/test_t.py::Test::test_via_a_fixture -->",
+                "```text",
+                "PASS",
+                "```",
+                "<!-- readme: checked-by tests/test_t.py::test_recipe -->",
+                "```js",
+                "connect(url);",
+                "```",
+            ]
+        )
+    )
+    assert shown.checked_by == (
+        "tests/test_t.py::test_sample",
+        "tests/test_t.py::Test::test_via_a_fixture",
+    )
+    assert [c.kind for c in cases([shown, recipe], set())] == ["checked", "checked"]
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_t.py").write_text(
+        "\n".join(
+            [
+                "import pytest",
+                "from _readme_blocks import assert_sample, checked_block",
+                "from e2e._readme import recipe_block",
+                "def _sample(request):",
+                "    return checked_block(request)",
+                "def test_sample(request):",
+                "    assert_sample(_sample(request), 'PASS')",
+                "@pytest.fixture",
+                "def block(request):",
+                "    return checked_block(request)",
+                "class Test:",
+                "    def test_via_a_fixture(self, block):",
+                "        assert block",
+                "def test_recipe():",
+                "    assert recipe_block('js', 'connect(')",
+                "def test_other_recipe():",
+                "    assert recipe_block('js', 'fetch(')",
+                "def test_blind():",
+                "    assert 'PASS'",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    check_checked_by(shown, "tests/test_t.py::test_sample", tmp_path)
+    check_checked_by(shown, "tests/test_t.py::Test::test_via_a_fixture", tmp_path)
+    check_checked_by(recipe, "tests/test_t.py::test_recipe", tmp_path)
+    failures = {
+        "tests/test_nope.py::test_sample": "there is no test module tests/test_nope.py",
+        "tests/test_t.py::test_missing": "tests/test_t.py defines no test test_missing",
+        "tests/test_t.py::Test::test_sample": "defines no test Test::test_sample",
+        "tests/test_t.py::block": "defines no test block",  # a fixture is no test
+        "tests/test_t.py::test_blind": "test_blind does not read README.md",
+        "tests/test_t.py::test_other_recipe": "reads other blocks",
+    }
+    for target, message in failures.items():
+        block = recipe if "recipe" in target else shown
+        with pytest.raises(pytest.fail.Exception, match=re.escape(message)):
+            check_checked_by(block, target, tmp_path)

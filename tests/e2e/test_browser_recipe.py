@@ -5,21 +5,29 @@ static server, opens a WebSocket to ``python -m harness serve --once`` with the 
 subprotocol handshake (``realtime``, ``openai-insecure-api-key.KEY``), plays the cassette's
 client side in causal order and shows the verdict. The test reads the page's verdict and
 what it saw, and serve's own verdict. Nothing leaves loopback (``_browser.chromium_page``
-aborts and lists any request that would). Skipped, with the reason, where chromium or
-playwright is absent.
+aborts and lists any request that would). The README's own commands for it (serve, copy,
+``python -m http.server``, open the page) run as pasted too, the folder a temporary one,
+the page server's port a free one, the browser headless. Skipped, with the reason, where
+chromium or playwright is absent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import os
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from _browser import chromium_missing, chromium_page
@@ -158,6 +166,64 @@ async def test_js_sdk_in_the_browser_plays_the_function_call_cassette(
     assert status == 0, out + err
     assert out.splitlines()[-1] == f"PASS: {path}: 1 connection played every recorded frame"
     assert KEY not in out + err
+
+
+async def test_the_recipe_commands_play_the_cassette_as_pasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README's four commands, in a clone: its folder is a temporary one here, the page
+    # server's port a free one instead of 8000, and the browser headless.
+    start, copy, static, browse = recipe_block("sh", "http.server").strip().splitlines()
+    folder = tmp_path / "player"
+    monkeypatch.chdir(ROOT)
+    argv = shlex.split(start, comments=True)
+    assert argv[:4] == ["python", "-m", "harness", "serve"], start
+    async with serve(*argv[4:]) as served:
+        printed = start.partition("# prints url: ")[2]
+        assert re.fullmatch(
+            re.escape(printed).replace("PORT", r"\d+").replace(r"\.\.\.", ".*"), served.url
+        )
+        done = subprocess.run(
+            ["bash", "-c", copy.replace("/tmp/player", str(folder))], timeout=30, check=False
+        )
+        assert done.returncode == 0, copy
+        assert {p.name for p in folder.iterdir()} == {
+            "player.html",
+            "player.js",
+            "function_call.jsonl",
+        }
+        page_server = shlex.split(static.replace("/tmp/player", str(folder)))
+        assert page_server[:3] == ["python", "-m", "http.server"] and page_server[-1] == "8000"
+        http = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *page_server[1:-1],
+            "0",
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert http.stdout is not None
+        try:
+            async with asyncio.timeout(30):
+                serving = (await http.stdout.readline()).decode()
+            found = re.match(r"Serving HTTP on 127\.0\.0\.1 port (\d+) ", serving)
+            assert found, serving
+            browser, address = shlex.split(browse)
+            assert browser == "chromium"
+            ws_port = str(urlsplit(served.url).port)
+            address = address.replace(":8000/", f":{found[1]}/").replace("PORT", ws_port)
+            verdict, seen = await _open(address, "window.playerResult ?? null")
+        finally:
+            http.kill()
+            await http.wait()
+        status, out, err = await served.finish()
+    frames = load_cassette(ROOT / "cassettes" / "function_call.jsonl").frames
+    assert verdict == f"PASS: function_call.jsonl: {len(frames)} frames played on 1 connection"
+    assert seen["connections"][0]["protocol"] == "realtime"
+    assert status == 0, out + err
+    assert out.splitlines()[-1] == (
+        "PASS: cassettes/function_call.jsonl: 1 connection played every recorded frame"
+    )
 
 
 def test_readme_excerpt_is_the_page_code() -> None:

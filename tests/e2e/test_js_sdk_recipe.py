@@ -2,20 +2,27 @@
 
 The recipe's script (the README's ```js block, run as pasted) connects the SDK's
 ``OpenAIRealtimeWebSocket`` to the URL ``python -m harness serve --once`` printed, asks about
-the weather, answers the tool call and prints what it saw; serve prints the verdict. Skipped,
-with the reason, where node or npm is absent.
+the weather, answers the tool call and prints what it saw; serve prints the verdict. The
+recipe's ```sh block runs as pasted too: its serve command, and its node command with the
+port serve printed in place of ``PORT``; its ``npm install`` must name the version the
+committed lockfile pins, which is what is installed here (``npm ci``). Skipped, with the
+reason, where node or npm is absent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
+import shlex
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from _serve import WAIT, serve
 
-from ._node import install_js_sdk, node_missing
+from ._node import NODE_PROJECT, install_js_sdk, node_missing
 from ._readme import ROOT, recipe_block
 
 pytestmark = pytest.mark.node
@@ -64,18 +71,50 @@ def _recipe() -> str:
     return recipe_block("js", "process.env.REALTIME_URL")
 
 
+async def _run_shell(command: str, cwd: Path) -> tuple[int, str, str]:
+    """One README shell line in ``bash``, bounded."""
+    proc = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        command,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(WAIT):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
 async def test_js_sdk_recipe_plays_the_function_call_cassette(
-    tmp_path: Path, node_modules: Path
+    tmp_path: Path, node_modules: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    install, start, said, run = recipe_block("sh", "node agent.mjs").strip().splitlines()
+    # npm install: the version the lockfile pins (npm ci'd into node_modules here)
+    package = json.loads((NODE_PROJECT / "package.json").read_text(encoding="utf-8"))
+    pinned = package["dependencies"]["@openai/agents-realtime"]
+    assert install == f"npm install @openai/agents-realtime@{pinned}"
     script = _script(tmp_path, node_modules, _recipe())
-    async with serve(str(FUNCTION_CALL), "--once") as served:
-        status, out, err = await _run_node(script, served.url)
+    argv = shlex.split(start)
+    assert argv[:4] == ["python", "-m", "harness", "serve"], start
+    monkeypatch.chdir(ROOT)  # where cassettes/ is, as in the user's project
+    async with serve(*argv[4:]) as served:
+        shown = re.escape(said.removeprefix("# url: ").split()[0]).replace("PORT", r"\d+")
+        assert re.fullmatch(shown, served.url), (said, served.url)
+        port = str(urlsplit(served.url).port)
+        status, out, err = await _run_shell(run.replace("PORT", port), script.parent)
         assert status == 0, err
         assert out.splitlines() == ['tool: get_weather {"city":"Paris"}', f"answer: {ANSWER}"]
         verdict_status, verdict, _ = await served.finish()
     assert verdict_status == 0, verdict
     assert verdict.splitlines()[-1] == (
-        f"PASS: {FUNCTION_CALL}: 1 connection played every recorded frame"
+        "PASS: cassettes/function_call.jsonl: 1 connection played every recorded frame"
     )
 
 
