@@ -8,6 +8,10 @@ Commands (each has ``--help`` with what it does, its exit statuses and an exampl
     realtime-harness serve CASSETTE... [--port N] [--host H] [--speed S] [--once]
                                        [--redact-path NAME=PATH] [--redact-pattern NAME=REGEX]
     realtime-harness serve --simulate [--port N] [--host H] [--once]
+    realtime-harness inspect CASSETTE [--json | --html OUT] [--gap SECONDS]
+    realtime-harness validate CASSETTE...
+    realtime-harness redact CASSETTE... [--redact-path NAME=PATH] [--redact-pattern NAME=REGEX]
+                                        [--dry-run]
     realtime-harness check CASSETTE...
     realtime-harness record CASSETTE [--upstream URL] [--host H] [--port N] [--append | --force]
                                      [--redact-path NAME=PATH] [--redact-pattern NAME=REGEX]
