@@ -161,44 +161,65 @@ def assert_no_secret(where: str, text: str) -> None:
         assert secret not in text, f"{where} shows {secret}:\n{text}"
 
 
+async def assert_nothing_shows_a_secret(
+    case: Case,
+    path: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    secrets: tuple[str, ...],
+    redaction: RedactionRules | None = None,
+) -> None:
+    """Play ``case`` against ``path`` and look for ``secrets`` everywhere a replay shows one.
+
+    The error event the client gets, ``Mismatch.report``, the kept mismatches, the server's
+    report, the verdict, the HTML report and the harness's DEBUG logs.
+    """
+
+    def absent(where: str, text: str) -> None:
+        for secret in secrets:
+            assert secret not in text, f"{where} shows {secret}:\n{text}"
+
+    caplog.set_level(logging.DEBUG)
+    async with FakeRealtimeServer(path, redaction=redaction) as server:
+        raw = await mismatch_once(server, case.sent)
+    error = json.loads(raw)
+    assert error["type"] == "error"
+    assert (error["error"]["code"], error["error"]["param"]) == (case.code, case.at)
+    absent("the error event", raw)
+    (mismatch,) = server.mismatches
+    assert f"<redacted:{case.rule}>" in str(mismatch.received)
+    if case.shown is not None:
+        assert case.shown in mismatch.report
+    absent("Mismatch.report", mismatch.report)
+    absent("the kept Mismatch", repr(server.mismatches))
+    absent("server.report()", server.report())
+    with pytest.raises(CassetteMismatch) as raised:
+        server.verdict()
+    absent("the verdict", f"{raised.value} {raised.value.received!r}")
+    html = write_html(
+        path,
+        tmp_path / "report.html",
+        mismatches=server.mismatches,
+        unplayed=server.unplayed,
+        redaction=redaction,
+    ).read_text()
+    data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html)
+    assert data is not None
+    (shown,) = json.loads(data.group(1))["run"]["mismatches"]
+    assert f"<redacted:{case.rule}>" in json.dumps(shown["received"])
+    absent("the HTML report", html)
+    ours = [r for r in caplog.records if r.name.startswith("harness")]  # not our client's
+    assert any(r.getMessage().startswith("< TEXT") for r in ours)  # the frame was logged
+    absent("the logs", "\n".join(r.getMessage() for r in ours))
+
+
 @pytest.mark.parametrize("name", list(CASES))
 async def test_a_mismatch_never_shows_the_clients_secret(
     name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     case = CASES[name]
     path = write_cassette(tmp_path / f"{name}.jsonl", case)
-    caplog.set_level(logging.DEBUG)
-    async with FakeRealtimeServer(path) as server:
-        async with connect(server.url, additional_headers=AUTH, open_timeout=TIMEOUT) as ws:
-            async with asyncio.timeout(TIMEOUT):
-                assert json.loads(await ws.recv())["type"] == "session.created"
-                await ws.send(case.sent)
-                raw = await ws.recv()
-    error = json.loads(raw)
-    assert error["type"] == "error"
-    assert (error["error"]["code"], error["error"]["param"]) == (case.code, case.at)
-    assert_no_secret("the error event", str(raw))
-    (mismatch,) = server.mismatches
-    assert f"<redacted:{case.rule}>" in str(mismatch.received)
-    if case.shown is not None:
-        assert case.shown in mismatch.report
-    assert_no_secret("Mismatch.report", mismatch.report)
-    assert_no_secret("the kept Mismatch", repr(server.mismatches))
-    assert_no_secret("server.report()", server.report())
-    with pytest.raises(CassetteMismatch) as raised:
-        server.verdict()
-    assert_no_secret("the verdict", f"{raised.value} {raised.value.received!r}")
-    html = write_html(
-        path, tmp_path / "report.html", mismatches=server.mismatches, unplayed=server.unplayed
-    ).read_text()
-    data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html)
-    assert data is not None
-    (shown,) = json.loads(data.group(1))["run"]["mismatches"]
-    assert f"<redacted:{case.rule}>" in json.dumps(shown["received"])
-    assert_no_secret("the HTML report", html)
-    ours = [r for r in caplog.records if r.name.startswith("harness")]  # not our client's
-    assert any(r.getMessage().startswith("< TEXT") for r in ours)  # the frame was logged
-    assert_no_secret("the logs", "\n".join(r.getMessage() for r in ours))
+    await assert_nothing_shows_a_secret(case, path, tmp_path, caplog, SECRETS)
 
 
 async def test_mismatch_received_is_the_frame_as_a_cassette_would_hold_it(
@@ -368,38 +389,9 @@ async def test_a_mismatch_never_shows_a_secret_of_the_users_own_rules(
 ) -> None:
     case = USER_CASES[name]
     path = write_cassette(tmp_path / f"{name}.jsonl", case)
-    caplog.set_level(logging.DEBUG)
-    async with FakeRealtimeServer(path, redaction=USER_RULES) as server:
-        raw = await mismatch_once(server, case.sent)
-    error = json.loads(raw)
-    assert error["type"] == "error"
-    assert (error["error"]["code"], error["error"]["param"]) == (case.code, case.at)
-    assert_no_user_secret("the error event", raw)
-    (mismatch,) = server.mismatches
-    assert f"<redacted:{case.rule}>" in str(mismatch.received)
-    if case.shown is not None:
-        assert case.shown in mismatch.report
-    assert_no_user_secret("Mismatch.report", mismatch.report)
-    assert_no_user_secret("the kept Mismatch", repr(server.mismatches))
-    assert_no_user_secret("server.report()", server.report())
-    with pytest.raises(CassetteMismatch) as raised:
-        server.verdict()
-    assert_no_user_secret("the verdict", f"{raised.value} {raised.value.received!r}")
-    html = write_html(
-        path,
-        tmp_path / "report.html",
-        mismatches=server.mismatches,
-        unplayed=server.unplayed,
-        redaction=USER_RULES,
-    ).read_text()
-    data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html)
-    assert data is not None
-    (shown,) = json.loads(data.group(1))["run"]["mismatches"]
-    assert f"<redacted:{case.rule}>" in json.dumps(shown["received"])
-    assert_no_user_secret("the HTML report", html)
-    ours = [r for r in caplog.records if r.name.startswith("harness")]  # not our client's
-    assert any(r.getMessage().startswith("< TEXT") for r in ours)  # the frame was logged
-    assert_no_user_secret("the logs", "\n".join(r.getMessage() for r in ours))
+    await assert_nothing_shows_a_secret(
+        case, path, tmp_path, caplog, USER_SECRETS, redaction=USER_RULES
+    )
 
 
 async def test_without_the_users_rules_the_replay_cannot_know_their_secrets(

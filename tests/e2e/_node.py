@@ -7,9 +7,11 @@ again only when the lockfile changes.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 NODE_PROJECT = Path(__file__).resolve().parent / "node"
@@ -46,3 +48,25 @@ def install_js_sdk() -> Path:
         raise RuntimeError(f"npm ci failed in {NODE_PROJECT}:\n{done.stdout}\n{done.stderr}")
     stamp.write_text(lock, encoding="utf-8")
     return NODE_MODULES
+
+
+async def run_bounded(
+    argv: list[str], cwd: Path, timeout: float, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run ``argv`` in ``cwd``; its status, stdout and stderr. Killed past ``timeout``."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=dict(os.environ, **(env or {})),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()

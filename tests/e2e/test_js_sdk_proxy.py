@@ -12,8 +12,6 @@ node or npm is absent.
 
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +21,7 @@ from _readme_blocks import checked_block
 from harness import FakeRealtimeServer, RecordingProxy
 from harness.cassette import Side, load_cassette
 
-from ._node import install_js_sdk, node_missing
+from ._node import run_bounded
 
 pytestmark = pytest.mark.node
 
@@ -40,32 +38,10 @@ transport.on('error', (event) => {
 """
 
 
-@pytest.fixture(scope="module")
-def node_modules() -> Path:
-    reason = node_missing()
-    if reason is not None:
-        pytest.skip(reason)
-    return install_js_sdk()
-
-
 async def _run_node(script: Path) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        "node",
-        script.name,
-        cwd=script.parent,
-        env=dict(os.environ, OPENAI_API_KEY=FAKE_KEY),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    return await run_bounded(
+        ["node", script.name], script.parent, WAIT, env={"OPENAI_API_KEY": FAKE_KEY}
     )
-    try:
-        async with asyncio.timeout(WAIT):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_the_js_sdk_snippet_talks_through_the_recording_proxy(

@@ -11,9 +11,7 @@ reason, where node or npm is absent.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
 import shlex
 from pathlib import Path
@@ -22,21 +20,13 @@ from urllib.parse import urlsplit
 import pytest
 from _serve import WAIT, serve
 
-from ._node import NODE_PROJECT, install_js_sdk, node_missing
+from ._node import NODE_PROJECT, run_bounded
 from ._readme import ROOT, recipe_block
 
 pytestmark = pytest.mark.node
 
 FUNCTION_CALL = ROOT / "cassettes" / "function_call.jsonl"
 ANSWER = "It's 18°C and sunny in Paris right now."
-
-
-@pytest.fixture(scope="module")
-def node_modules() -> Path:
-    reason = node_missing()
-    if reason is not None:
-        pytest.skip(reason)
-    return install_js_sdk()
 
 
 def _script(tmp_path: Path, node_modules: Path, source: str) -> Path:
@@ -48,23 +38,7 @@ def _script(tmp_path: Path, node_modules: Path, source: str) -> Path:
 
 
 async def _run_node(script: Path, url: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        "node",
-        script.name,
-        cwd=script.parent,
-        env=dict(os.environ, REALTIME_URL=url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(WAIT):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_bounded(["node", script.name], script.parent, WAIT, env={"REALTIME_URL": url})
 
 
 def _recipe() -> str:
@@ -73,23 +47,7 @@ def _recipe() -> str:
 
 async def _run_shell(command: str, cwd: Path) -> tuple[int, str, str]:
     """One README shell line in ``bash``, bounded."""
-    proc = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        command,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(WAIT):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_bounded(["bash", "-c", command], cwd, WAIT)
 
 
 async def test_js_sdk_recipe_plays_the_function_call_cassette(
