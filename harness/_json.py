@@ -10,7 +10,7 @@ from typing import Any, TypeAlias
 
 import orjson
 
-__all__ = ["JSON", "JSONDecodeError", "JSONObject", "dumps", "dumps_str", "loads"]
+__all__ = ["JSON", "JSONDecodeError", "JSONObject", "dig", "dumps", "dumps_str", "loads"]
 
 JSON: TypeAlias = "dict[str, JSON] | list[JSON] | str | int | float | bool | None"
 JSONObject: TypeAlias = "dict[str, Any]"
@@ -40,3 +40,12 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise JSONDecodeError(str(exc)) from exc
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """``value[k1][k2]...``, or ``None`` where a step is not an object or lacks the key."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from harness._json import dig
 from harness.cassette import Frame, Header, Side, StrPath, open_cassette
 from harness.inspection import (
     DEFAULT_GAP_SECONDS,
@@ -215,14 +216,6 @@ def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _dig(value: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
 def _placeholders(value: Any, found: dict[str, int]) -> None:
     if isinstance(value, str):
         if PLACEHOLDER_PREFIX in value:
@@ -368,7 +361,7 @@ class Inspector:
         if kind in _SESSION:
             self._session(c, event)
         elif kind == "response.created":
-            rid = _str(_dig(event, "response", "id")) or f"<unnamed {frame.lineno}>"
+            rid = _str(dig(event, "response", "id")) or f"<unnamed {frame.lineno}>"
             turn = c.turns.get(rid)
             if turn is None:
                 turn = c.turns[rid] = _Turn(rid, frame.t, frame.lineno)
@@ -377,12 +370,12 @@ class Inspector:
                 turn_entry.response_id = rid
         elif kind == "response.done":
             response = event.get("response")
-            rid = _str(_dig(response, "id"))
+            rid = _str(dig(response, "id"))
             turn = self._turn(c, frame, rid)
             turn.end, turn.end_line = frame.t, frame.lineno
-            turn.status = _str(_dig(response, "status"))
-            turn.reason = _str(_dig(response, "status_details", "reason"))
-            output = _dig(response, "output")
+            turn.status = _str(dig(response, "status"))
+            turn.reason = _str(dig(response, "status_details", "reason"))
+            output = dig(response, "output")
             for item in output if isinstance(output, list) else ():
                 self._output_item(c, frame, turn, item)
         elif kind in _TEXT_DELTA:
@@ -446,8 +439,8 @@ class Inspector:
             self._mark(c, frame, MarkKind.CANCELLED, _str(event.get("response_id")))
         elif kind == "error" and frame.side is Side.SERVER:
             error = event.get("error")
-            code = _opt_str(_dig(error, "code")) or _opt_str(_dig(error, "type"))
-            message = _str(_dig(error, "message"))
+            code = _opt_str(dig(error, "code")) or _opt_str(dig(error, "type"))
+            message = _str(dig(error, "message"))
             detail = f"{code}: {message}" if code else message
             self._mark(c, frame, MarkKind.ERROR, detail, code)
 
@@ -455,10 +448,10 @@ class Inspector:
         session = event.get("session")
         if not isinstance(session, dict):
             return
-        found_in = audio_format(_dig(session, "audio", "input", "format")) or audio_format(
+        found_in = audio_format(dig(session, "audio", "input", "format")) or audio_format(
             session.get("input_audio_format")
         )
-        found_out = audio_format(_dig(session, "audio", "output", "format")) or audio_format(
+        found_out = audio_format(dig(session, "audio", "output", "format")) or audio_format(
             session.get("output_audio_format")
         )
         if found_in is not None:

@@ -52,6 +52,7 @@ from typing import IO, Any, Literal
 
 from harness import _json
 from harness._files import fsync_directory
+from harness._json import dig
 from harness.cassette import Frame, FrameKind, Header, Side, StrPath, open_cassette
 from harness.errors import UsageError
 from harness.inspect import (
@@ -339,7 +340,7 @@ class _Builder:
                 marks = _MARKS.get(kind, "")
                 self._audio(audio, frame, kind, event)
                 if kind == "response.done":
-                    status = _dig(event, "response", "status")
+                    status = dig(event, "response", "status")
                     if isinstance(status, str) and status != "completed":
                         label = f"response.done ({status})"
         elif frame.kind is FrameKind.CLOSE:
@@ -393,10 +394,10 @@ class _Builder:
         if kind in _SESSION:
             session = event.get("session")
             if isinstance(session, dict):
-                fin = audio_format(_dig(session, "audio", "input", "format")) or audio_format(
+                fin = audio_format(dig(session, "audio", "input", "format")) or audio_format(
                     session.get("input_audio_format")
                 )
-                fout = audio_format(_dig(session, "audio", "output", "format")) or audio_format(
+                fout = audio_format(dig(session, "audio", "output", "format")) or audio_format(
                     session.get("output_audio_format")
                 )
                 audio.in_fmt = fin or audio.in_fmt
@@ -553,14 +554,6 @@ def _chat(c: Connection) -> list[dict[str, Any]]:
             )
     out.sort(key=lambda b: b["line"])
     return out
-
-
-def _dig(value: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _b64(value: Any) -> bytes | None:
