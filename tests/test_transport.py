@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _transport_wire import CONNECT_SESSION_UPDATE, TRACING_AUTO
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -44,27 +45,6 @@ from harness.transport.sequencer import ResponseCreateSequencer
 KEY = "sk-test-secret-0123456789"
 CASSETTES = sorted((Path(__file__).resolve().parent.parent / "cassettes").glob("*.jsonl"))
 TIMEOUT = 5
-
-# What connect() sends first with default options and model "gpt-realtime" (the bundled
-# cassettes' first client frame should equal it; README, "Transport").
-CONNECT_SESSION_UPDATE = {
-    "type": "session.update",
-    "session": {
-        "type": "realtime",
-        "model": "gpt-realtime",
-        "output_modalities": ["audio"],
-        "audio": {
-            "input": {
-                "format": {"type": "audio/pcm", "rate": 24000},
-                "noise_reduction": None,
-                "transcription": {"model": "gpt-4o-mini-transcribe"},
-                "turn_detection": {"type": "semantic_vad"},
-            },
-            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "speed": 1},
-        },
-    },
-}
-TRACING_AUTO = {"type": "session.update", "session": {"type": "realtime", "tracing": "auto"}}
 
 
 class ScriptedServer:

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 import pytest
+from _transport_wire import CONNECT_SESSION_UPDATE, TRACING_AUTO
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,25 +40,6 @@ from harness.transport import (
     ToolCallEvent,
     schema,
 )
-
-CONNECT_SESSION_UPDATE = {
-    "type": "session.update",
-    "session": {
-        "type": "realtime",
-        "model": "gpt-realtime",
-        "output_modalities": ["audio"],
-        "audio": {
-            "input": {
-                "format": {"type": "audio/pcm", "rate": 24000},
-                "noise_reduction": None,
-                "transcription": {"model": "gpt-4o-mini-transcribe"},
-                "turn_detection": {"type": "semantic_vad"},
-            },
-            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "speed": 1},
-        },
-    },
-}
-TRACING_AUTO = {"type": "session.update", "session": {"type": "realtime", "tracing": "auto"}}
 
 
 class Core:
