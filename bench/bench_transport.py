@@ -214,6 +214,12 @@ def peer(command: list[str]) -> Client:
 
 # --------------------------------------------------------------------------- measuring
 
+# The clients in this process: the baseline and ours (the peers run in processes of their own).
+OURS: dict[str, Client] = {
+    "bare": bare,
+    "transport": transport,
+    "transport+data": transport_decoding,
+}
 LABELS = {
     "bare": "bare websockets + orjson",
     "transport": "OpenAIRealtimeWebSocket",
@@ -225,12 +231,7 @@ TARGETS = {"transport": 0.8, "transport+data": 0.6}
 
 
 async def measure(url: str, expected: int, rounds: int, peers: dict[str, Client]) -> None:
-    clients: dict[str, Client] = {
-        "bare": bare,
-        "transport": transport,
-        "transport+data": transport_decoding,
-        **peers,
-    }
+    clients: dict[str, Client] = {**OURS, **peers}
     names = list(clients)
     wall: dict[str, list[float]] = {name: [] for name in clients}
     cpu: dict[str, list[float]] = {name: [] for name in clients}
@@ -271,12 +272,6 @@ async def measure(url: str, expected: int, rounds: int, peers: dict[str, Client]
 
 
 # --------------------------------------------------------------------------- instructions
-
-OURS: dict[str, Client] = {
-    "bare": bare,
-    "transport": transport,
-    "transport+data": transport_decoding,
-}
 
 
 async def run_passes(name: str, url: str, expected: int, passes: int) -> None:
