@@ -122,6 +122,8 @@ class RealtimeProtocol:
 
     def __init__(self, *, model: str | None = None, clock: Clock) -> None:
         self._emitter = EventEmitter(on_awaitable=self._schedule_listener)
+        # Instance copies for the hot path: an instance attribute is read faster than the
+        # class's _plain_audio_hooks or the emitter's attribute.
         self._listening = self._emitter.listening
         self._plain = self._plain_audio_hooks
         self._model: str = model if model is not None else DEFAULT_OPENAI_REALTIME_MODEL
@@ -252,10 +254,7 @@ class RealtimeProtocol:
 
     def _status_disconnected_after_failed_handshake(self) -> None:
         # The socket never opened: there is no link, only the "connecting" status.
-        self._sequencer.release_waiters()
-        self._response_audio_formats.clear()
-        self._rate_response = None
-        self._reset_audio_playback_state()
+        self._forget_connection()
         if self._status == "disconnected":
             return
         self._status = "disconnected"
@@ -278,6 +277,13 @@ class RealtimeProtocol:
         except Exception:
             logger.exception("an 'error' listener raised")
 
+    def _forget_connection(self) -> None:
+        """What belongs to the connection that ended: its waiting requests, its formats."""
+        self._sequencer.release_waiters()
+        self._response_audio_formats.clear()
+        self._rate_response = None  # the cached rate read those formats
+        self._reset_audio_playback_state()
+
     def _reset_audio_playback_state(self) -> None:
         self._audio_generation_done = False
         self._current_item_id = None
@@ -288,10 +294,7 @@ class RealtimeProtocol:
     def _transition_to_disconnected(self, link: Connection | None) -> None:
         if link is not None and self._connection is not link:
             return
-        self._sequencer.release_waiters()
-        self._response_audio_formats.clear()
-        self._rate_response = None
-        self._reset_audio_playback_state()
+        self._forget_connection()
         if self._status == "disconnected":
             return
         self._status = "disconnected"
